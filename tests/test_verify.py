@@ -191,3 +191,18 @@ def test_numpy_and_bytes_inputs_verify_like_paths(fp, photos):
     assert r.verdict is True
     ref = fp.verify(photos / OBAMA, photos / "pytopenface/obama3.jpg")
     assert np.allclose(r.similarity, ref.similarity, atol=1e-6)
+
+
+def test_metric_can_be_chosen_per_call(fp, photos):
+    r = fp.verify(photos / OBAMA, photos / "pytopenface/obama3.jpg", metric="euclidean_l2")
+    assert r.metric.value == "euclidean_l2" and r.threshold == fp.thresholds.get("sface", "euclidean_l2")
+    assert np.allclose(r.distances, np.sqrt(2 - 2 * r.similarity), atol=1e-4)
+    assert r.verdict is True
+    with pytest.raises(errors.InvalidArgument):
+        fp.verify(photos / OBAMA, photos / CHIRAC, metric="hamming")
+
+
+def test_backends_can_be_shared_between_clients(fp, photos):
+    dlib_client = FaceProof(model="dlib", detector=fp.detector, attributes=())
+    assert dlib_client.detector is fp.detector
+    assert dlib_client.verify(photos / OBAMA, photos / "pytopenface/obama3.jpg").verdict is True

@@ -29,7 +29,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _guarded(func: F) -> F:
+def guarded(func: F) -> F:
     """Turn faceproof errors into exit code 2 and anything unexpected into 3, no traceback."""
 
     @wraps(func)
@@ -49,7 +49,7 @@ def _guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _client(**kwargs: Any) -> Any:
+def make_client(**kwargs: Any) -> Any:
     from .client import FaceProof
     from .io import URLPolicy
 
@@ -58,7 +58,7 @@ def _client(**kwargs: Any) -> Any:
     return FaceProof(url_policy=URLPolicy(allow_private=allow_private), **options)
 
 
-def _echo_json(doc: dict[str, Any]) -> None:
+def echo_json(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
@@ -75,7 +75,28 @@ private_opt = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Commands defined in other modules, imported only when invoked (or listed by --help):
+#: name -> "module:attribute". Each module builds its command with click and reuses
+#: ``guarded``, ``make_client`` and ``echo_json`` from here.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="faceproof")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -95,7 +116,7 @@ def cli(verbose: int) -> None:
 @lang_opt
 @json_opt
 @private_opt
-@_guarded
+@guarded
 def verify(
     origin: str,
     target: str,
@@ -109,7 +130,7 @@ def verify(
     allow_private_urls: bool,
 ) -> None:
     """Is the person in ORIGIN (the selfie) present in TARGET? Exit 0 yes, 1 no, 2 bad input."""
-    fp = _client(
+    fp = make_client(
         model=model,
         metric=metric,
         detector=detector,
@@ -120,7 +141,7 @@ def verify(
     )
     result = fp.verify(origin, target, threshold)
     if as_json:
-        _echo_json(result.to_report())
+        echo_json(result.to_report())
     else:
         click.echo(f"{result.message} (result_code {int(result.code)})")
         if result.error is not None:
@@ -153,7 +174,7 @@ def verify(
 @lang_opt
 @json_opt
 @private_opt
-@_guarded
+@guarded
 def distinguish_cmd(
     image: str,
     detector: str | None,
@@ -163,7 +184,7 @@ def distinguish_cmd(
     allow_private_urls: bool,
 ) -> None:
     """Gender (and age) of every face in IMAGE, left to right."""
-    fp = _client(
+    fp = make_client(
         detector=detector,
         min_detection_confidence=min_detection_confidence,
         lang=lang,
@@ -171,7 +192,7 @@ def distinguish_cmd(
     )
     result = fp.distinguish(image)
     if as_json:
-        _echo_json(result.to_report())
+        echo_json(result.to_report())
     else:
         click.echo(f"{result.message} (result_code {int(result.code)})")
         for i, (face, row) in enumerate(zip(result.faces, result.to_dict().get("result_list", []), strict=True)):
@@ -193,7 +214,7 @@ def distinguish_cmd(
 @detector_opt
 @confidence_opt
 @private_opt
-@_guarded
+@guarded
 def faces_cmd(
     image: str,
     out_dir: Path,
@@ -206,7 +227,7 @@ def faces_cmd(
     """Write the aligned, padded face crops of IMAGE to --out (face_00.png, ...) plus faces.json."""
     from PIL import Image
 
-    fp = _client(
+    fp = make_client(
         detector=detector,
         min_detection_confidence=min_detection_confidence,
         attributes=(),
@@ -224,14 +245,14 @@ def faces_cmd(
 
 
 @cli.command(name="models")
-@_guarded
+@guarded
 def models_cmd() -> None:
     """Backends, whether they are installed, model files with licences, and thresholds."""
     from . import registry
     from .compare import ThresholdTable
     from .models import MODEL_FILES
 
-    _echo_json(
+    echo_json(
         {
             "backends": registry.describe(),
             "model_files": {

@@ -64,8 +64,10 @@ class FaceProof:
 
     Args:
         detector: ``"yunet"`` (default), ``"dlib"`` (HOG, needs ``faceproof[dlib]``) or
-            ``"yunet+dlib"`` (YuNet faces that dlib confirms).
-        model: recognition model, ``"sface"`` (default) or ``"dlib"``.
+            ``"yunet+dlib"`` (YuNet faces that dlib confirms); or a ready
+            :class:`~faceproof.detect.Detector` instance (shared between clients).
+        model: recognition model, ``"sface"`` (default) or ``"dlib"``; or a ready
+            :class:`~faceproof.embed.Recognizer` instance.
         metric: ``"cosine"`` (default), ``"euclidean"`` or ``"euclidean_l2"``.
         threshold: distance threshold; ``None`` uses the model x metric table.
         min_detection_confidence: detector score threshold (detector default if None).
@@ -80,8 +82,8 @@ class FaceProof:
 
     def __init__(
         self,
-        detector: str = "yunet",
-        model: str = "sface",
+        detector: str | Detector = "yunet",
+        model: str | Recognizer = "sface",
         metric: str | Metric = "cosine",
         *,
         threshold: float | None = None,
@@ -112,9 +114,15 @@ class FaceProof:
         if unknown:
             raise InvalidArgument(f"unknown attributes {unknown}; available: {', '.join(ATTRIBUTE_NAMES)}")
 
-        self.detector: Detector = build_detector(detector, min_detection_confidence)
+        # a name builds a backend; an instance (e.g. one detector shared by several
+        # clients in a service) is used as given
+        self.detector: Detector = (
+            build_detector(detector, min_detection_confidence) if isinstance(detector, str) else detector
+        )
         recognizer_opts: dict[str, Any] = {"flip": True} if flip else {}
-        self.recognizer: Recognizer = registry.create("recognizer", model, **recognizer_opts)
+        self.recognizer: Recognizer = (
+            registry.create("recognizer", model, **recognizer_opts) if isinstance(model, str) else model
+        )
         self.attribute_model: AttributeModel | None = None
         if self.attribute_names:
             self.attribute_model = registry.create(
@@ -170,6 +178,7 @@ class FaceProof:
         target: ImageSource,
         threshold: float | None = None,
         *,
+        metric: str | Metric | None = None,
         lang: Lang | None = None,
     ) -> VerifyResult:
         """Is the person in ``origin`` (the selfie) present in ``target`` (a profile photo)?
@@ -179,11 +188,11 @@ class FaceProof:
         :class:`~faceproof.errors.InvalidArgument`.
         """
         lang_ = check_lang(lang) if lang is not None else self.lang
-        thr = (
-            self.thresholds.resolve(self.recognizer.name, self.metric, threshold)
-            if threshold is not None
-            else self.default_threshold
-        )
+        metric_ = self.metric if metric is None else Metric.parse(metric)
+        if metric_ is self.metric and threshold is None:
+            thr = self.default_threshold
+        else:
+            thr = self.thresholds.resolve(self.recognizer.name, metric_, threshold)
         timings: dict[str, float] = {}
         notes: list[str] = []
         start = time.perf_counter()
@@ -199,10 +208,10 @@ class FaceProof:
                 timings["total"] = _ms(start)
                 logger.info("verify: %s image rejected: %s", role, exc.code)
                 return self._verify_result(
-                    code, thr, error=exc.with_role(role), timings=timings, lang=lang_, notes=notes, **sides
+                    code, metric_, thr, error=exc.with_role(role), timings=timings, lang=lang_, notes=notes, **sides
                 )
         t = time.perf_counter()
-        sim, dist, matches = compare_faces(sides["origin"], sides["target"], self.metric, thr)
+        sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
         timings["compare"] = _ms(t)
         timings["total"] = _ms(start)
         code = VerifyCode.SAME_PERSON if bool(matches.any()) else VerifyCode.NOT_SAME_PERSON
@@ -211,7 +220,7 @@ class FaceProof:
             similarity=sim,
             distances=dist,
             matches=matches,
-            metric=self.metric,
+            metric=metric_,
             threshold=thr,
             model=self.recognizer.name,
             detector=self.detector.name,
@@ -333,6 +342,7 @@ class FaceProof:
     def _verify_result(
         self,
         code: VerifyCode,
+        metric: Metric,
         thr: Threshold,
         *,
         error: FaceProofError,
@@ -350,7 +360,7 @@ class FaceProof:
             similarity=empty,
             distances=empty.copy(),
             matches=empty.astype(bool),
-            metric=self.metric,
+            metric=metric,
             threshold=thr,
             model=self.recognizer.name,
             detector=self.detector.name,
