@@ -408,16 +408,12 @@ def _check_photos_arg(photos: Any, policy: Policy) -> list[ImageSource]:
     return items
 
 
-def _faces_of(
-    fp: FaceProof, image: ImageArray, policy: Policy, confirm_with: Detector | None
-) -> tuple[list[Face], int]:
-    faces = fp.detect(image)
-    dropped = 0
-    if len(faces) > fp.max_faces:  # pragma: no cover - detect() already caps
-        dropped = len(faces) - fp.max_faces
-    faces = [f for f in faces if f.landmarks is not None]
+def _faces_of(fp: FaceProof, image: ImageArray, policy: Policy, confirm_with: Detector | None) -> list[Face]:
+    """Detected faces (``fp.detect``: left to right, at most ``fp.max_faces``) with quality
+    and embedding."""
+    faces = [f for f in fp.detect(image) if f.landmarks is not None]
     faces = assess_faces(image, faces, policy.quality, confirm_with=confirm_with)
-    return embed_faces(fp.recognizer, image, faces), dropped
+    return embed_faces(fp.recognizer, image, faces)
 
 
 def _selfie(
@@ -430,7 +426,7 @@ def _selfie(
         return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
     timings["selfie_decode"] = _ms(t)
     t = time.perf_counter()
-    faces, _ = _faces_of(fp, image, policy, confirm_with)
+    faces = _faces_of(fp, image, policy, confirm_with)
     timings["selfie_faces"] = _ms(t)
     if not faces:
         return SelfieCheck(SelfieStatus.NO_FACE)
@@ -464,7 +460,7 @@ def _photo(
         image = fp.load_image(source)
     except FaceProofError as exc:
         return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target"))
-    faces, _ = _faces_of(fp, image, policy, confirm_with)
+    faces = _faces_of(fp, image, policy, confirm_with)
     if not faces:
         return PhotoCheck(index, PhotoStatus.NO_FACE)
     raw = metric is Metric.EUCLIDEAN
