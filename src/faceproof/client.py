@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import registry
 from .align import padded_crop
@@ -25,6 +25,10 @@ from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
 from .io import DEFAULT_LIMITS, DEFAULT_URL_POLICY, ImageLimits, ImageSource, URLPolicy, load_image
 from .types import Face, ImageArray
 from .verify import AnalyzeResult, FaceCrop, VerifyResult, compare_faces
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .profile import ProfileCheck
 
 __all__ = ["ATTRIBUTE_NAMES", "FaceProof"]
 
@@ -278,6 +282,54 @@ class FaceProof:
         image = self.load_image(source)
         faces, _ = self._detect(image)
         return [FaceCrop(padded_crop(image, f.landmarks, size, padding), f) for f in faces if f.landmarks is not None]
+
+    def assess(self, source: ImageSource, *, policy: Policy | None = None, confirm: bool = False) -> list[Face]:
+        """Faces with their quality measures (``face.quality``: size, sharpness, exposure,
+        head pose, detector score, optional second-detector confirmation, 0-1 score and
+        issue codes), left to right."""
+        from .policy import Policy
+        from .quality import assess_faces
+
+        pol = Policy.coerce(policy)
+        image = self.load_image(source)
+        faces, _ = self._detect(image)
+        faces = [f for f in faces if f.landmarks is not None]
+        return assess_faces(image, faces, pol.quality, confirm_with=self._confirmer() if confirm else None)
+
+    def check_profile(
+        self,
+        selfie: ImageSource,
+        photos: Sequence[ImageSource],
+        *,
+        policy: Policy | dict[str, Any] | str | Path | None = None,
+        threshold: float | None = None,
+        metric: str | Metric | None = None,
+    ) -> ProfileCheck:
+        """Is the member who took ``selfie`` the person in their profile ``photos``?
+
+        Returns a :class:`~faceproof.profile.ProfileCheck`: ``verdict`` (``verified`` /
+        ``not_verified`` / ``needs_review``), ``reasons``, the selfie's status and face
+        quality, and per photo its status, matched face and similarity row. Unreadable or
+        faceless images give statuses, not exceptions; invalid arguments raise
+        :class:`~faceproof.errors.InvalidArgument`. Knobs: :class:`~faceproof.policy.Policy`
+        (``data/policy.json`` by default). See ``docs/policy.md``.
+        """
+        from .profile import check_profile
+
+        return check_profile(
+            self, selfie, photos, policy=policy, threshold=threshold, metric=metric, confirm_with=self._confirmer()
+        )
+
+    def _confirmer(self) -> Detector:
+        """The second detector that confirms faces for quality (dlib HOG, no landmarks),
+        built on first use; the faces of a ``yunet+dlib`` client are already confirmed."""
+        confirmer: Detector | None = getattr(self, "_confirm_detector", None)
+        if confirmer is None:
+            from .detect import DlibHogDetector
+
+            confirmer = DlibHogDetector(0.25, landmarks=False)
+            self._confirm_detector = confirmer
+        return confirmer
 
     def describe(self) -> dict[str, Any]:
         """Backends, model files (with licences) and thresholds, for humans and /v1/models."""

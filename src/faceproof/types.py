@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .quality import FaceQuality
 
 __all__ = ["Attributes", "BBox", "Face", "FloatArray", "ImageArray"]
 
@@ -139,8 +142,14 @@ class Face:
     model: str | None = None
     embedding_norm: float | None = None
     confirmed_by: tuple[str, ...] = ()
+    quality: FaceQuality | None = None
 
     def __post_init__(self) -> None:
+        if self.quality is not None:
+            from .quality import FaceQuality
+
+            if not isinstance(self.quality, FaceQuality):
+                raise TypeError(f"quality must be a FaceQuality, got {type(self.quality).__name__}")
         if not isinstance(self.bbox, BBox):
             raise TypeError(f"bbox must be a BBox, got {type(self.bbox).__name__}")
         if not (math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
@@ -183,4 +192,6 @@ class Face:
             out["embedding"] = [float(v) for v in self.embedding]
         if self.confirmed_by:
             out["confirmed_by"] = list(self.confirmed_by)
+        if self.quality is not None:
+            out["quality"] = self.quality.to_dict()
         return out
