@@ -78,7 +78,10 @@ private_opt = click.option(
 #: Commands defined in other modules, imported only when invoked (or listed by --help):
 #: name -> "module:attribute". Each module builds its command with click and reuses
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "evaluate": "faceproof.cli_eval:evaluate_cmd",
+    "calibrate": "faceproof.cli_eval:calibrate_cmd",
+}
 
 
 class LazyGroup(click.Group):

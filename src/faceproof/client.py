@@ -7,7 +7,6 @@ with the instance; there is no global model cache. Instances are thread-safe.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -374,11 +373,6 @@ class FaceProof:
 
 
 def _load_calibration(path: Path) -> ThresholdTable:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidArgument(f"cannot read calibration file {path}: {exc}") from exc
-    try:
-        return ThresholdTable.from_json(doc, name=f"calibration {path.name}")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgument(f"calibration file {path} is malformed: {exc}") from exc
+    from .calibrate import load_calibration  # refuses thresholds calibrated on other weights
+
+    return load_calibration(path)
