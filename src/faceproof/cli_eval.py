@@ -213,6 +213,7 @@ def evaluate_cmd(
     required=True,
     help="Calibration file to write (load it with FaceProof(calibration=...)).",
 )
+@click.option("--comment", default=None, help="A comment stored in the file.")
 @guarded
 def calibrate_cmd(
     pairs_file: Path,
@@ -232,6 +233,7 @@ def calibrate_cmd(
     cache_dir: Path | None,
     limit: int | None,
     out: Path,
+    comment: str | None,
 ) -> None:
     """Pick a distance threshold per model x metric (target FAR or best accuracy) with a
     bootstrap confidence interval, and write a calibration file."""
@@ -286,7 +288,7 @@ def calibrate_cmd(
                 row += [f"{100 * rates['accuracy']:.2f}", f"{100 * rates['tpr']:.2f}", f"{100 * rates['far']:.2f}"]
             entries.setdefault(model, {})[metric.value] = entry
             rows.append(row)
-    write_calibration(out, entries, extra={"command": command})
+    write_calibration(out, entries, comment=comment, extra={"command": command})
     head = ["model", "metric", "threshold", "95 % CI", "calib. acc %", "calib. FAR %"]
     if check is not None:
         head += ["check acc %", "check TPR %", "check FAR %"]

@@ -56,6 +56,7 @@ __all__ = [
     "auc",
     "best_threshold",
     "eer",
+    "embed_image",
     "embed_images",
     "evaluate",
     "kfold_accuracy",
@@ -304,6 +305,11 @@ def _embed_one(config: ClientConfig, root: str, rel: str) -> ImageFaces:
     if fp is None or getattr(_worker, "config", None) != config:
         fp = config.build()
         _worker.fp, _worker.config = fp, config
+    return embed_image(fp, root, rel)
+
+
+def embed_image(fp: Any, root: str | Path, rel: str) -> ImageFaces:
+    """Every face of one image embedded by a :class:`~faceproof.FaceProof` ``fp``."""
     try:
         image = fp.load_image(Path(root) / rel)
         faces = fp.represent(image)
