@@ -79,6 +79,8 @@ class FaceProof:
         max_faces: at most this many faces per image are used (the largest ones).
         crop_size / crop_padding: the aligned crops :meth:`get_faces` returns.
         lang: ``"ko"`` (default, the seed's messages) or ``"en"``.
+        flip: average each face's embedding with its mirror image's (test-time
+            augmentation; on by default, measured in docs/accuracy.md).
     """
 
     def __init__(
@@ -96,7 +98,7 @@ class FaceProof:
         max_faces: int = 64,
         crop_size: int = 224,
         crop_padding: float = 0.2,
-        flip: bool = False,
+        flip: bool = True,
         lang: Lang = "ko",
     ) -> None:
         self.metric = Metric.parse(metric)
