@@ -83,6 +83,9 @@ class FaceProof:
             augmentation; on by default, measured in docs/accuracy.md).
     """
 
+    #: verify() embeds the selfie and the profile photo in two threads (when CPUs > 1)
+    parallel_sides: bool = True
+
     def __init__(
         self,
         detector: str | Detector = "yunet",
@@ -346,7 +349,7 @@ class FaceProof:
             except BaseException as exc:  # re-raised (or turned into a result code) by the caller
                 out[role] = (exc, timings, notes)
 
-        if (os.cpu_count() or 1) > 1:
+        if self.parallel_sides and (os.cpu_count() or 1) > 1:
             worker = threading.Thread(target=run, args=("target", target), name="faceproof-verify-target", daemon=True)
             worker.start()
             run("origin", origin)
