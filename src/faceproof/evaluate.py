@@ -936,13 +936,18 @@ def plot_report(report: EvaluationReport, out: Path) -> list[Path]:
     y = report.labels
     paths = []
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    n_neg = int((~y).sum())
+    x_min = min(1e-3, 0.5 / max(n_neg, 1))
+    lowest = 1.0
     for pol, by in report.distances.items():
         d = by[report.primary_metric]
         far, tar, _ = roc(d, y)
         area = report.results[pol][report.primary_metric]["auc"]
-        ax.plot(np.maximum(far, 1e-4), tar, label=f"{pol} (AUC {area:.4f})")
+        ax.plot(np.maximum(far, x_min), tar, drawstyle="steps-post", label=f"{pol} (AUC {area:.4f})")
+        lowest = min(lowest, float(tar[far <= x_min].max()) if (far <= x_min).any() else 0.0)
     ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1.0)
+    ax.set_xlim(x_min, 1.0)
+    ax.set_ylim(max(0.0, math.floor((lowest - 0.01) * 100) / 100), 1.002)
     ax.set_xlabel("false accept rate")
     ax.set_ylabel("true accept rate")
     ax.set_title(f"ROC: {report.config.model}, {report.primary_metric}, {report.pairs_name}", fontsize=9)
