@@ -260,13 +260,13 @@ def calibrate_cmd(
             )
             goal = f"FAR <= {target_far:g}" if objective == "far" else "best accuracy"
             entry: dict[str, Any] = {
-                "value": round(result.value, 6),
                 "source": (
                     f"calibrated on {dataset} ({result.same} same, {result.different} different pairs; "
                     f"{detector}, {face_policy} face, flip {'on' if config.flip else 'off'}): {goal}, "
                     f"95 % bootstrap CI [{result.ci_low:.4f}, {result.ci_high:.4f}]"
                 ),
                 **result.to_dict(),
+                "value": round(result.value, 6),
                 "dataset": dataset,
                 "detector": detector,
                 "face_policy": face_policy,
