@@ -287,3 +287,12 @@ def test_evaluate_cli_bad_input_exits_2(tmp_path):
     bad.write_text("path1,path2,same\na.jpg,b.jpg,1\n")
     result = CliRunner().invoke(cli, ["evaluate", "--pairs", str(bad), "--metric", "hamming"])
     assert result.exit_code == 2 and "hamming" in result.output
+
+
+def test_unreadable_and_missing_images_are_recorded_not_raised(tmp_path, lfw):
+    (tmp_path / "junk.jpg").write_bytes(b"not an image")
+    out = embed_images(["junk.jpg", "gone.jpg"], tmp_path, ClientConfig(), workers=1)
+    assert out["junk.jpg"].error == "image_unreadable" and out["gone.jpg"].error == "image_not_found"
+    assert out["junk.jpg"].n_faces == 0
+    pairs = [Pair("junk.jpg", "gone.jpg", True), Pair("gone.jpg", "junk.jpg", False)]
+    assert np.isinf(pair_distances(pairs, out, "cosine", "center")).all()

@@ -851,7 +851,9 @@ def report_markdown(report: EvaluationReport, command: str | None = None) -> str
     lines += [
         f"**Pairs without a usable face: {report.pairs['no_face']}** "
         f"({report.pairs['no_face_same']} same, {report.pairs['no_face_different']} different); "
-        "they are scored as rejections (distance inf), never dropped.",
+        "they are scored as rejections (distance inf), never dropped. Images without a face: "
+        + (", ".join(f"{k[6:]} {v}" for k, v in report.images.items() if k.startswith("error_")) or "none")
+        + ".",
         "",
         f"Primary: metric `{report.primary_metric}`, face policy `{report.primary_policy}`, configured threshold "
         f"{report.threshold['value']} ({report.threshold['source']}).",
