@@ -273,12 +273,8 @@ def main() -> None:
 
         return run
 
-    fp_seq = FaceProof(flip=True, attributes=())
-    fp_seq.parallel_sides = False
-    fp_seq.warmup()
     e2e["verify two 640-px photos, flip off"] = timed(verify_with(fp), r)
     e2e["verify two 640-px photos, flip on (default)"] = timed(verify_with(fp_flip), r)
-    e2e["verify two 640-px photos, flip on, sides one after the other"] = timed(verify_with(fp_seq), r)
     res["verify"] = e2e
 
     tp: dict[str, float] = {}

@@ -208,15 +208,3 @@ def test_backends_can_be_shared_between_clients(fp, photos):
     dlib_client = FaceProof(model="dlib", detector=fp.detector, attributes=())
     assert dlib_client.detector is fp.detector
     assert dlib_client.verify(photos / OBAMA, photos / "pytopenface/obama3.jpg").verdict is True
-
-
-def test_parallel_and_sequential_sides_give_the_same_result(photos):
-    parallel = FaceProof(attributes=())
-    sequential = FaceProof(attributes=(), detector=parallel.detector, model=parallel.recognizer)
-    sequential.parallel_sides = False
-    for a, b in [(OBAMA, TOWNHALL), (CAT, OBAMA), (OBAMA, CAT)]:
-        r1 = parallel.verify(photos / a, photos / b)
-        r2 = sequential.verify(photos / a, photos / b)
-        assert r1.code == r2.code
-        assert np.array_equal(r1.distances, r2.distances)
-        assert [f.bbox for f in r1.origin_faces] == [f.bbox for f in r2.origin_faces]

@@ -70,7 +70,10 @@ cache_opt = click.option(
     help="Directory for cached embeddings (reused across runs; keyed by model, detector and weights).",
 )
 limit_opt = click.option(
-    "--limit", type=click.IntRange(2, None), default=None, help="Use only the first N/2 same and N/2 different pairs."
+    "--limit",
+    type=click.IntRange(2, None),
+    default=None,
+    help="Use only the first N/2 same and N/2 different pairs (of each pair list).",
 )
 seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and bootstrap.")
 
@@ -244,6 +247,8 @@ def calibrate_cmd(
     metrics_ = [Metric.parse(m) for m in metrics]
     pairs, root_ = _load(pairs_file, root, limit)
     check = load_pairs(check_file) if check_file is not None else None
+    if check is not None and limit is not None and limit < len(check):
+        check = check.head(limit)
     dataset = _dataset_name(pairs_file)
     command = _command_line()
     date = datetime.now(UTC).strftime("%Y-%m-%d")

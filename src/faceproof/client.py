@@ -8,8 +8,6 @@ with the instance; there is no global model cache. Instances are thread-safe.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,9 +80,6 @@ class FaceProof:
         flip: average each face's embedding with its mirror image's (test-time
             augmentation; on by default, measured in docs/accuracy.md).
     """
-
-    #: verify() embeds the selfie and the profile photo in two threads (when CPUs > 1)
-    parallel_sides: bool = True
 
     def __init__(
         self,
@@ -203,23 +198,19 @@ class FaceProof:
         notes: list[str] = []
         start = time.perf_counter()
         sides: dict[str, list[Face]] = {}
-        outcomes = self._embed_sides(origin, target)
-        roles: tuple[Role, ...] = ("origin", "target")
-        for role in roles:
-            outcome, side_timings, side_notes = outcomes[role]
-            timings.update(side_timings)
-            notes.extend(side_notes)
-            if isinstance(outcome, list):
-                sides[role] = outcome
-                continue
-            exc = outcome
-            if not isinstance(exc, FaceProofError) or (code := verify_code_for_error(exc, role)) is None:
-                raise exc
-            timings["total"] = _ms(start)
-            logger.info("verify: %s image rejected: %s", role, exc.code)
-            return self._verify_result(
-                code, metric_, thr, error=exc.with_role(role), timings=timings, lang=lang_, notes=notes, **sides
-            )
+        roles: tuple[tuple[Role, ImageSource], ...] = (("origin", origin), ("target", target))
+        for role, source in roles:
+            try:
+                sides[role] = self._embedded_faces(source, role, timings, notes)
+            except FaceProofError as exc:
+                code = verify_code_for_error(exc, role)
+                if code is None:
+                    raise
+                timings["total"] = _ms(start)
+                logger.info("verify: %s image rejected: %s", role, exc.code)
+                return self._verify_result(
+                    code, metric_, thr, error=exc.with_role(role), timings=timings, lang=lang_, notes=notes, **sides
+                )
         t = time.perf_counter()
         sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
         timings["compare"] = _ms(t)
@@ -332,32 +323,6 @@ class FaceProof:
         if timings is not None:
             timings[f"{prefix}detect"] = _ms(t)
         return faces, dropped
-
-    def _embed_sides(
-        self, origin: ImageSource, target: ImageSource
-    ) -> dict[Role, tuple[list[Face] | BaseException, dict[str, float], list[str]]]:
-        """Both images' embedded faces (or the exception each raised), with their timings
-        and notes. The images are independent: with more than one CPU the target runs in a
-        second thread while the origin runs here (the backends keep one network per thread)."""
-        out: dict[Role, tuple[list[Face] | BaseException, dict[str, float], list[str]]] = {}
-
-        def run(role: Role, source: ImageSource) -> None:
-            timings: dict[str, float] = {}
-            notes: list[str] = []
-            try:
-                out[role] = (self._embedded_faces(source, role, timings, notes), timings, notes)
-            except BaseException as exc:  # re-raised (or turned into a result code) by the caller
-                out[role] = (exc, timings, notes)
-
-        if self.parallel_sides and (os.cpu_count() or 1) > 1:
-            worker = threading.Thread(target=run, args=("target", target), name="faceproof-verify-target", daemon=True)
-            worker.start()
-            run("origin", origin)
-            worker.join()
-        else:
-            run("origin", origin)
-            run("target", target)
-        return out
 
     def _embedded_faces(
         self, source: ImageSource, role: Role, timings: dict[str, float], notes: list[str]

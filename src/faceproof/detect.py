@@ -15,7 +15,6 @@ left to right, boxes in source pixels.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,7 +109,6 @@ class YuNetDetector:
         max_side: int = 2560,
         nms_threshold: float = 0.3,
         passes: Sequence[PyramidPass] | None = None,
-        concurrency: int | None = None,
     ) -> None:
         self.min_confidence = _check_confidence(min_detection_confidence)
         if max_side < 64:
@@ -126,36 +124,26 @@ class YuNetDetector:
                 PyramidPass(long_side=None, max_rel=24.0 / 640.0, extra_confidence=0.1),
             )
         )
-        #: how many threads may detect at once (one network copy each; default: min(2, CPUs))
-        self.concurrency = int(concurrency) if concurrency is not None else min(2, os.cpu_count() or 1)
-        self._net: Any = None  # the first network copy, once loaded
-        self._pool: Any = None
+        self._net: Any = None
         self._lock = threading.Lock()
-
-    def _create(self) -> Any:
-        import cv2
-
-        from ._cv import quiet_opencv
-        from .models import model_path
-
-        path = model_path("yunet")
-        # score threshold low here; each pass applies its own
-        with quiet_opencv():
-            return cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.3, self.nms_threshold, 5000)
 
     def load(self) -> None:
         with self._lock:
-            if self._pool is None:
-                from ._cv import NetPool
+            if self._net is None:
+                import cv2
 
-                self._pool = NetPool(self._create, self.concurrency)
-                self._net = self._pool.first()
+                from ._cv import quiet_opencv
+                from .models import model_path
+
+                path = model_path("yunet")
+                # score threshold low here; each pass applies its own
+                with quiet_opencv():
+                    self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.3, self.nms_threshold, 5000)
 
     def _run(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
-        with self._pool.borrow() as net:
-            net.setInputSize((w, h))
-            _, found = net.detect(bgr)
+        self._net.setInputSize((w, h))
+        _, found = self._net.detect(bgr)
         return found if found is not None else np.zeros((0, 15), np.float32)
 
     def detect(self, image: ImageArray) -> list[Face]:
@@ -190,7 +178,8 @@ class YuNetDetector:
             pad = round(pyramid_pass.pad * max(img.shape[:2]))
             if pad:
                 img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-            rows = self._run(img)
+            with self._lock:
+                rows = self._run(img)
             threshold = min(1.0, self.min_confidence + pyramid_pass.extra_confidence)
             for row in rows:
                 score = float(row[14])

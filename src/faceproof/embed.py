@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -62,33 +61,23 @@ class SFaceRecognizer:
     name = "sface"
     dim = 128
 
-    def __init__(self, *, flip: bool = False, concurrency: int | None = None) -> None:
-        #: average with the embedding of the mirrored chip (test-time augmentation)
+    def __init__(self, *, flip: bool = False) -> None:
+        #: add the embedding of the mirrored chip (test-time augmentation)
         self.flip = bool(flip)
-        #: how many threads may embed at once (one network copy each; default: min(2, CPUs))
-        self.concurrency = int(concurrency) if concurrency is not None else min(2, os.cpu_count() or 1)
-        self._net: Any = None  # the first network copy, once loaded
-        self._pool: Any = None
+        self._net: Any = None
         self._lock = threading.Lock()
-
-    @staticmethod
-    def _create() -> Any:
-        import cv2
-
-        from ._cv import quiet_opencv
-        from .models import model_path
-
-        path = str(model_path("sface"))
-        with quiet_opencv():
-            return cv2.dnn.readNetFromONNX(path)
 
     def load(self) -> None:
         with self._lock:
-            if self._pool is None:
-                from ._cv import NetPool
+            if self._net is None:
+                import cv2
 
-                self._pool = NetPool(self._create, self.concurrency)
-                self._net = self._pool.first()
+                from ._cv import quiet_opencv
+                from .models import model_path
+
+                path = str(model_path("sface"))
+                with quiet_opencv():
+                    self._net = cv2.dnn.readNetFromONNX(path)
 
     def chips(self, image: ImageArray, faces: Sequence[Face]) -> list[ImageArray]:
         return [norm_crop(image, f.landmarks, 112) for f in faces if f.landmarks is not None]
@@ -98,13 +87,13 @@ class SFaceRecognizer:
 
         self.load()
         out = np.zeros((len(chips), self.dim), np.float32)
-        with self._pool.borrow() as net:
+        with self._lock:
             for i, chip in enumerate(chips):
-                net.setInput(cv2.dnn.blobFromImage(chip), "data")
-                vec = net.forward().reshape(-1)
+                self._net.setInput(cv2.dnn.blobFromImage(chip), "data")
+                vec = self._net.forward().reshape(-1)
                 if self.flip:
-                    net.setInput(cv2.dnn.blobFromImage(np.ascontiguousarray(chip[:, ::-1])), "data")
-                    vec = 0.5 * (vec + net.forward().reshape(-1))
+                    self._net.setInput(cv2.dnn.blobFromImage(np.ascontiguousarray(chip[:, ::-1])), "data")
+                    vec = 0.5 * (vec + self._net.forward().reshape(-1))
                 out[i] = vec
         return out
 
