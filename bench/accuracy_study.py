@@ -17,7 +17,9 @@ dev-train. Configurations:
 Run by hand (not in CI), under the shared CPU lock; needs ``faceproof[eval,dlib]``:
 
     flock /tmp/faceproof-cpu.lock python bench/accuracy_study.py --cache /tmp/faceproof-cache \
-        --json docs/accuracy-study.json > docs/accuracy-study.md
+        --json docs/accuracy-study.json
+
+It prints the Markdown table of docs/accuracy.md ("What earns accuracy").
 """
 
 from __future__ import annotations

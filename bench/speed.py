@@ -11,7 +11,9 @@ ResNet) on the same 640-px images, run from its own virtualenv.
 Run by hand, alone on the machine as far as possible (under the shared CPU lock):
 
     flock /tmp/faceproof-cpu.lock python bench/speed.py --fr-python /path/to/fr-venv/bin/python \
-        --json docs/performance.json > docs/performance-run.md
+        --json docs/performance.json
+
+It prints the tables of docs/performance.md.
 
 The images are the licensed test photos with one face each, resized to 640 px (long
 side) and re-encoded as JPEG in memory, so decoding is part of the measurement.
