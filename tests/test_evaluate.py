@@ -232,7 +232,9 @@ def lfw_slice(lfw):
 @pytest.mark.slow
 def test_end_to_end_evaluate_on_100_dev_test_pairs(lfw, lfw_slice, tmp_path):
     images = embed_images(lfw_slice.paths(), lfw, ClientConfig(), workers=2, backend="process")
-    report = evaluate(lfw_slice, lfw, ClientConfig(), images=images)
+    from faceproof.evaluate import load_groups
+
+    report = evaluate(lfw_slice, lfw, ClientConfig(), images=images, groups=load_groups(lfw / "gender.csv"))
     assert report.pairs["total"] == 100 and report.pairs["same"] == 50
     p = report.primary
     assert p["auc"] > 0.98 and p["kfold_accuracy"]["mean"] > 0.95
@@ -243,6 +245,12 @@ def test_end_to_end_evaluate_on_100_dev_test_pairs(lfw, lfw_slice, tmp_path):
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["results"]["center"]["cosine"]["auc"] == pytest.approx(p["auc"])
     assert doc["pairs"]["no_face"] == report.pairs["no_face"]
+    # by gender: same-person pairs are never "mixed", whose TPR is undefined (null in JSON)
+    assert set(doc["groups"]) <= {"female", "male", "mixed"} and "male" in doc["groups"]
+    assert sum(g["pairs"] for g in doc["groups"].values()) == 100
+    if "mixed" in doc["groups"]:
+        assert doc["groups"]["mixed"]["same"] == 0 and doc["groups"]["mixed"]["at_threshold"]["tpr"] is None
+    assert "## By group" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "roc.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((tmp_path / "scores.csv").open()))
     assert len(rows) == 100 and float(rows[0]["center_cosine"]) >= 0
@@ -296,3 +304,28 @@ def test_unreadable_and_missing_images_are_recorded_not_raised(tmp_path, lfw):
     assert out["junk.jpg"].n_faces == 0
     pairs = [Pair("junk.jpg", "gone.jpg", True), Pair("gone.jpg", "junk.jpg", False)]
     assert np.isinf(pair_distances(pairs, out, "cosine", "center")).all()
+
+
+def test_group_rates_split_pairs_by_label(tmp_path):
+    from faceproof.evaluate import group_rates, load_groups
+
+    f = tmp_path / "g.csv"
+    f.write_text("path,gender\na,female\nb,female\nc,male\nd,male\n")
+    groups = load_groups(f)
+    pairs = [
+        Pair("a", "b", True),
+        Pair("a", "b", False),
+        Pair("c", "d", True),
+        Pair("a", "c", False),
+        Pair("a", "x", True),
+    ]
+    d = np.array([0.2, 0.9, 0.8, 0.1, 0.3])
+    out = group_rates(pairs, d, groups, 0.5)
+    assert set(out) == {"female", "male", "mixed", "unlabelled"}
+    assert out["female"]["pairs"] == 2 and out["female"]["auc"] == 1.0
+    assert out["female"]["at_threshold"]["accuracy"] == 1.0
+    assert out["male"]["at_threshold"]["tpr"] == 0.0 and "auc" not in out["male"]  # one class only
+    assert out["mixed"]["at_threshold"]["tnr"] == 0.0  # 0.1 <= 0.5: a false accept
+    f.write_text("just one column\nrow\n")
+    with pytest.raises(errors.InvalidArgument):
+        load_groups(f)

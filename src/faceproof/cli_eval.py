@@ -126,6 +126,13 @@ def _embed(pairs: Any, root: Path, config: Any, workers: int, backend: str, cach
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report directory."
 )
+@click.option(
+    "--groups",
+    "groups_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV path,label (e.g. LFW gender.csv): break the results down by group.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the Markdown summary.")
 @guarded
 def evaluate_cmd(
@@ -145,15 +152,17 @@ def evaluate_cmd(
     cache_dir: Path | None,
     limit: int | None,
     out_dir: Path | None,
+    groups_file: Path | None,
     as_json: bool,
 ) -> None:
     """Verification accuracy on labelled pairs: k-fold accuracy, ROC AUC, EER, TAR@FAR, best
     threshold, accuracy at the configured threshold; pairs without a face count as rejections."""
     from .compare import Metric
-    from .evaluate import ClientConfig, evaluate, report_markdown, write_report
+    from .evaluate import ClientConfig, evaluate, load_groups, report_markdown, write_report
 
     Metric.parse(metric)  # fail fast on a bad metric, before any embedding
     pairs, root_ = _load(pairs_file, root, limit)
+    groups = load_groups(groups_file) if groups_file is not None else None
     config = ClientConfig(detector=detector, model=model, flip=flip).resolved()
     images = _embed(pairs, root_, config, workers, backend, cache_dir)
     report = evaluate(
@@ -167,6 +176,7 @@ def evaluate_cmd(
         folds=folds,
         seed=seed,
         images=images,
+        groups=groups,
     )
     command = _command_line()
     if out_dir is not None:

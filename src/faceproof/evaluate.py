@@ -59,7 +59,9 @@ __all__ = [
     "embed_image",
     "embed_images",
     "evaluate",
+    "group_rates",
     "kfold_accuracy",
+    "load_groups",
     "load_pairs",
     "pair_distances",
     "parse_lfw_pairs",
@@ -667,6 +669,43 @@ def score_pairs(
     return out
 
 
+def group_rates(
+    pairs: Sequence[Pair], distances: np.ndarray, groups: Mapping[str, str], threshold: float | None
+) -> dict[str, dict[str, Any]]:
+    """Rates per group of pairs: pairs whose two images carry the same group label are that
+    group's; pairs with two different labels are "mixed"; a path without a label makes the
+    pair "unlabelled". For each: pair counts, AUC and EER (when both classes are present),
+    and accuracy/TPR/TNR at ``threshold``."""
+    keys = []
+    for p in pairs:
+        a, b = groups.get(p.path1), groups.get(p.path2)
+        keys.append("unlabelled" if a is None or b is None else a if a == b else "mixed")
+    labels = np.array([p.same for p in pairs], dtype=bool)
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(set(keys)):
+        mask = np.array([k == key for k in keys])
+        d, y = distances[mask], labels[mask]
+        entry: dict[str, Any] = {"pairs": int(mask.sum()), "same": int(y.sum()), "different": int((~y).sum())}
+        if y.any() and (~y).any():
+            entry["auc"] = auc(d, y)
+            entry["eer"] = eer(d, y)[0]
+        if threshold is not None:
+            entry["at_threshold"] = rates_at(d, y, threshold)
+        out[key] = entry
+    return out
+
+
+def load_groups(path: str | Path) -> dict[str, str]:
+    """A CSV ``path,<label>`` (the first two columns; a header row is expected)."""
+    try:
+        rows = list(csv.reader(Path(path).read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"cannot read the groups file {path}: {exc}") from exc
+    if len(rows) < 2 or any(len(r) < 2 for r in rows[1:] if r):
+        raise InvalidArgument(f"the groups file {path} needs a header and rows 'path,label'")
+    return {r[0].strip(): r[1].strip() for r in rows[1:] if r}
+
+
 # ---------------------------------------------------------------------------- evaluation
 
 
@@ -691,6 +730,7 @@ class EvaluationReport:
     pair_list: tuple[Pair, ...]
     thresholds_by_metric: dict[str, float | None]
     timings_s: dict[str, float]
+    groups: dict[str, dict[str, Any]] | None = None  # group -> rates of the primary metric
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @property
@@ -698,21 +738,38 @@ class EvaluationReport:
         return self.results[self.primary_policy][self.primary_metric]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "faceproof": __version__,
-            "created": self.created,
-            "pairs_file": self.pairs_name,
-            "pairs_format": self.pairs_format,
-            "root": self.root,
-            "config": asdict(self.config),
-            "primary": {"metric": self.primary_metric, "face_policy": self.primary_policy},
-            "threshold": self.threshold,
-            "folds": {"source": self.folds_source, "seed": self.seed},
-            "images": self.images,
-            "pairs": self.pairs,
-            "results": self.results,
-            "timings_s": self.timings_s,
-        }
+        """JSON-ready (an undefined rate, e.g. the TPR of a group without same-person pairs, is None)."""
+        return _finite(
+            {
+                "faceproof": __version__,
+                "created": self.created,
+                "pairs_file": self.pairs_name,
+                "pairs_format": self.pairs_format,
+                "root": self.root,
+                "config": asdict(self.config),
+                "primary": {"metric": self.primary_metric, "face_policy": self.primary_policy},
+                "threshold": self.threshold,
+                "folds": {"source": self.folds_source, "seed": self.seed},
+                "images": self.images,
+                "pairs": self.pairs,
+                "results": self.results,
+                "groups": self.groups,
+                "timings_s": self.timings_s,
+            }
+        )
+
+
+def _finite(value: Any) -> Any:
+    """A copy with NaN and infinite floats replaced by None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def evaluate(
@@ -733,10 +790,14 @@ def evaluate(
     cache_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
     images: Mapping[str, ImageFaces] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> EvaluationReport:
     """Embed the images (or use ``images``), score every pair under each face policy and
     metric, and measure. The configured threshold is ``threshold`` for the primary metric
-    when given, else the client's table (built-in, or ``calibration`` over it)."""
+    when given, else the client's table (built-in, or ``calibration`` over it).
+
+    ``groups`` maps image paths to a group label (e.g. LFW's gender labels): the report
+    then breaks the primary metric down by group (see :func:`group_rates`)."""
     from .compare import ThresholdTable
 
     if len(pairs) == 0:
@@ -790,6 +851,16 @@ def evaluate(
             distances[pol.value][m.value] = d
             results[pol.value][m.value] = score_pairs(d, labels, threshold=thresholds[m.value], folds=fold_ids)
     no_face = np.array([images[p.path1].n_faces == 0 or images[p.path2].n_faces == 0 for p in pairs.pairs])
+    by_group = (
+        group_rates(
+            pairs.pairs,
+            distances[primary_policy_.value][primary_metric_.value],
+            groups,
+            thresholds[primary_metric_.value],
+        )
+        if groups is not None
+        else None
+    )
     return EvaluationReport(
         pairs_name=pairs.name,
         pairs_format=pairs.format,
@@ -824,6 +895,7 @@ def evaluate(
         pair_list=pairs.pairs,
         thresholds_by_metric=thresholds,
         timings_s={"embed": round(t_embed, 2)},
+        groups=by_group,
     )
 
 
@@ -891,6 +963,22 @@ def report_markdown(report: EvaluationReport, command: str | None = None) -> str
                 f"| {r['auc']:.4f} | {_pct(r['eer'])} | {_pct(tf.get('0.01', {}).get('tar'))} "
                 f"| {_pct(tf.get('0.001', {}).get('tar'))} | {r['best_threshold']:.4f} "
                 f"| {_pct(at['accuracy']) + ' at ' + format(at['threshold'], 'g') if at else '-'} |"
+            )
+    if report.groups:
+        lines += [
+            "",
+            f"## By group ({report.primary_policy} face, {report.primary_metric}, threshold "
+            f"{report.threshold['value']})",
+            "",
+            "| group | pairs (same / different) | AUC | EER | accuracy | TPR | TNR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g, e in report.groups.items():
+            at = e.get("at_threshold") or {}
+            area = f"{e['auc']:.4f}" if "auc" in e else "-"
+            lines.append(
+                f"| {g} | {e['pairs']} ({e['same']} / {e['different']}) | {area} | {_pct(e.get('eer'))} "
+                f"| {_pct(at.get('accuracy'))} | {_pct(at.get('tpr'))} | {_pct(at.get('tnr'))} |"
             )
     lines.append("")
     return "\n".join(lines)
