@@ -71,11 +71,18 @@ def test_embeddings_are_unit_128d_and_separate_people(model, photos):
     assert same > diff + 0.05
 
 
-def test_flip_augmentation_keeps_the_raw_scale(photos):
-    plain = FaceProof(attributes=()).represent(photos / "pytopenface/obama1.jpg")[0]
-    flipped = FaceProof(attributes=(), flip=True).represent(photos / "pytopenface/obama1.jpg")[0]
+@pytest.mark.parametrize("model", ["sface", "dlib"])
+def test_flip_augmentation_keeps_the_raw_scale(photos, model):
+    plain = FaceProof(model=model, attributes=(), flip=False).represent(photos / "pytopenface/obama1.jpg")[0]
+    flipped = FaceProof(model=model, attributes=(), flip=True).represent(photos / "pytopenface/obama1.jpg")[0]
     assert 0.7 < flipped.embedding_norm / plain.embedding_norm < 1.05
-    assert float(plain.embedding @ flipped.embedding) > 0.9
+    assert 0.9 < float(plain.embedding @ flipped.embedding) < 0.99999  # close, but really averaged
+
+
+def test_flip_is_the_default():
+    assert FaceProof(attributes=()).recognizer.flip is True
+    assert FaceProof(model="dlib", attributes=()).recognizer.flip is True
+    assert FaceProof(attributes=(), flip=False).recognizer.flip is False
 
 
 def test_l2_normalize_handles_zero_rows():

@@ -40,15 +40,17 @@ DIFFERENT = [
     ("pytopenface/chirac2.jpg", "kerns_dummy/lee_rasmussen_korea.net.jpg"),
 ]
 
-# Measured with the default configuration (yunet + sface + cosine, table threshold 0.637):
-# the only pairs of the manifest that the default gets wrong. Keep this list exact: an
-# improvement or a regression must show up here.
+# Measured with the default configuration (yunet + sface with flip TTA + cosine, table
+# threshold 0.641, i.e. similarity >= 0.359): the only pairs of the manifest that the default
+# gets wrong. Keep this list exact: an improvement or a regression must show up here.
+# (Without flip TTA and at 0.637 the same three pairs were wrong; the closest correct
+# different-person pair is Bush vs Biden, similarity 0.34.)
 KNOWN_MISSES = {
-    # Biden laughing, turned 3/4, 2009 vs the 2021 portrait: cosine similarity 0.29
+    # Biden laughing, turned 3/4, 2009 vs the 2021 portrait: cosine similarity 0.35
     frozenset({TOWNHALL, "us_presidents/President_46.png"}),
-    # Biden seen from behind (backstage) cannot be recognised: similarity 0.21
+    # Biden seen from behind (backstage) cannot be recognised: similarity 0.20
     frozenset({"kerns_dummy/obama_backstage_the_white_house.jpg", "us_presidents/President_46.png"}),
-    # McCartney vs Starr, 1964 grayscale crops with the same haircut: similarity 0.37 (false accept)
+    # McCartney vs Starr, 1964 grayscale crops with the same haircut: similarity 0.385 (false accept)
     frozenset({"bsplus/paul.jpg", "bsplus/ringo.jpg"}),
 }
 

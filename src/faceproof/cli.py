@@ -78,7 +78,11 @@ private_opt = click.option(
 #: Commands defined in other modules, imported only when invoked (or listed by --help):
 #: name -> "module:attribute". Each module builds its command with click and reuses
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
-LAZY_COMMANDS: dict[str, str] = {"check-profile": "faceproof.cli_profile:check_profile_cmd"}
+LAZY_COMMANDS: dict[str, str] = {
+    "calibrate": "faceproof.cli_eval:calibrate_cmd",
+    "check-profile": "faceproof.cli_profile:check_profile_cmd",
+    "evaluate": "faceproof.cli_eval:evaluate_cmd",
+}
 
 
 class LazyGroup(click.Group):

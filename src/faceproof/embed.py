@@ -105,8 +105,10 @@ class DlibRecognizer:
     name = "dlib"
     dim = 128
 
-    def __init__(self, *, jitter: int = 0) -> None:
+    def __init__(self, *, jitter: int = 0, flip: bool = False) -> None:
         self.jitter = int(jitter)
+        #: average with the embedding of the mirrored chip (test-time augmentation)
+        self.flip = bool(flip)
         self._model: Any = None
         self._chipper = DlibChipper()
         self._lock = threading.Lock()
@@ -126,5 +128,9 @@ class DlibRecognizer:
         for i, face in enumerate(faces):
             (chip,) = self._chipper.chips(image, face, (150,), 0.25)
             with self._lock:
-                out[i] = np.asarray(self._model.compute_face_descriptor(chip, self.jitter), dtype=np.float32)
+                vec = np.asarray(self._model.compute_face_descriptor(chip, self.jitter), dtype=np.float32)
+                if self.flip:
+                    mirrored = np.ascontiguousarray(chip[:, ::-1])
+                    vec = 0.5 * (vec + np.asarray(self._model.compute_face_descriptor(mirrored, self.jitter)))
+            out[i] = vec
         return out
