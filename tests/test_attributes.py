@@ -7,12 +7,16 @@ from conftest import manifest_rows
 
 from faceproof import AnalyzeCode, FaceProof, errors
 
-# Biden seen from behind (backstage photo): no usable face to judge; the network says Woman.
-KNOWN_MISSES = {("kerns_dummy/obama_backstage_the_white_house.jpg", 0)}
+# At the default abstain level (0.7) no face is given the wrong gender; two are "Unknown":
+# Biden seen from behind (backstage photo, no usable face; the network leans Woman, 0.62)
+# and McCartney in a small 1964 grayscale crop (Man, 0.65).
+KNOWN_MISSES: set[tuple[str, int]] = set()
+KNOWN_ABSTAINED = {("kerns_dummy/obama_backstage_the_white_house.jpg", 0), ("bsplus/paul.jpg", 0)}
 
 
 def test_gender_matches_the_manifest_except_known_misses(fp, photos):
     misses = set()
+    abstained = set()
     checked = 0
     for row in manifest_rows():
         if int(row["faces"]) == 0:
@@ -24,10 +28,13 @@ def test_gender_matches_the_manifest_except_known_misses(fp, photos):
         assert len(rows) == len(expected)
         for i, (got, want) in enumerate(zip(rows, expected, strict=False)):
             checked += 1
-            if got["dominant_gender"] != {"male": "Man", "female": "Woman"}[want]:
+            if got["dominant_gender"] == "Unknown":
+                abstained.add((row["path"], i))
+            elif got["dominant_gender"] != {"male": "Man", "female": "Woman"}[want]:
                 misses.add((row["path"], i))
     assert checked == 33
     assert misses == KNOWN_MISSES
+    assert abstained == KNOWN_ABSTAINED
 
 
 def test_seed_dict_shape(fp, photos):

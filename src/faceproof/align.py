@@ -13,6 +13,7 @@ translation) from the detected landmarks to a canonical template, then one warp.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,13 +147,19 @@ class DlibChipper:
         rect = self._rect(face.bbox, image.shape[1], image.shape[0])
         return predictor(image, rect)
 
-    def chips(self, image: ImageArray, face: Face, sizes: tuple[int, ...], padding: float) -> list[ImageArray]:
-        """One chip per size for one face (each extracted separately from the source)."""
+    def chips(
+        self, image: ImageArray, face: Face, sizes: Sequence[int], padding: float | Sequence[float]
+    ) -> list[ImageArray]:
+        """One chip per size for one face (each extracted separately from the source).
+        ``padding`` is one value for every chip or one per size."""
         import dlib
 
+        paddings = [float(padding)] * len(sizes) if isinstance(padding, int | float) else list(padding)
+        if len(paddings) != len(sizes):
+            raise InvalidArgument(f"{len(sizes)} chip sizes but {len(paddings)} paddings")
         shape = self.shape(image, face)
         out = []
-        for size in sizes:
-            details = dlib.get_face_chip_details(shape, size, padding)
+        for size, pad in zip(sizes, paddings, strict=True):
+            details = dlib.get_face_chip_details(shape, size, pad)
             out.append(np.ascontiguousarray(dlib.extract_image_chip(image, details)))
         return out

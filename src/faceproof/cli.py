@@ -82,6 +82,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "calibrate": "faceproof.cli_eval:calibrate_cmd",
     "check-profile": "faceproof.cli_profile:check_profile_cmd",
     "evaluate": "faceproof.cli_eval:evaluate_cmd",
+    "evaluate-gender": "faceproof.attributes_cli:evaluate_gender_cmd",
 }
 
 

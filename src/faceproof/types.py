@@ -87,6 +87,8 @@ class Attributes:
     """Soft biometric estimates for one face. Never used in the identity verdict.
 
     ``gender`` maps "Woman" and "Man" to probabilities in [0, 1] that sum to 1.
+    ``gender_abstained`` is True when the model was not confident enough to name a
+    gender (``dominant_gender`` is then ``"Unknown"``; the probabilities stay).
     ``age`` is the expected age in years and ``age_range`` an interval around it.
     """
 
@@ -94,6 +96,7 @@ class Attributes:
     age: float | None = None
     age_range: tuple[float, float] | None = None
     model: str | None = None
+    gender_abstained: bool = False
 
     def __post_init__(self) -> None:
         if self.gender is not None:
@@ -102,6 +105,8 @@ class Attributes:
             total = sum(self.gender.values())
             if any(not 0.0 <= p <= 1.0 for p in self.gender.values()) or abs(total - 1.0) > 1e-3:
                 raise ValueError(f"gender probabilities must be in [0, 1] and sum to 1: {self.gender}")
+        elif self.gender_abstained:
+            raise ValueError("gender_abstained needs gender probabilities")
         if self.age is not None and not (math.isfinite(self.age) and 0.0 <= self.age <= 150.0):
             raise ValueError(f"age must be within 0..150, got {self.age}")
         if self.age_range is not None:
@@ -113,6 +118,8 @@ class Attributes:
     def dominant_gender(self) -> str | None:
         if self.gender is None:
             return None
+        if self.gender_abstained:
+            return "Unknown"
         return "Woman" if self.gender["Woman"] > self.gender["Man"] else "Man"
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +127,7 @@ class Attributes:
         if self.gender is not None:
             out["gender"] = {k: round(v, 4) for k, v in self.gender.items()}
             out["dominant_gender"] = self.dominant_gender
+            out["gender_abstained"] = self.gender_abstained
         if self.age is not None:
             out["age"] = round(self.age, 1)
         if self.age_range is not None:
