@@ -40,6 +40,17 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+def confirming_detector(name: str) -> Detector:
+    """A detector used only to confirm another's faces: it has to see *a* face where the
+    primary saw one, so it runs with a lenient threshold (dlib: SVM margin >= -0.55) and
+    without landmarks."""
+    if name == "dlib":
+        detector: Detector = registry.create("detector", "dlib", landmarks=False, min_detection_confidence=0.25)
+        return detector
+    other: Detector = registry.create("detector", name)
+    return other
+
+
 def build_detector(name: str, min_detection_confidence: float | None) -> Detector:
     """A detector by name; ``"a+b"`` keeps a's faces that b confirms."""
     parts = [p.strip().lower() for p in name.split("+") if p.strip()]
@@ -51,14 +62,7 @@ def build_detector(name: str, min_detection_confidence: float | None) -> Detecto
     primary = registry.create("detector", parts[0], **opts)
     if len(parts) == 1:
         return primary  # type: ignore[no-any-return]
-    # a confirming detector only has to see *a* face where the primary saw one: lenient
-    # thresholds (dlib margin >= -0.55), no landmarks
-    secondary = [
-        registry.create("detector", p, landmarks=False, min_detection_confidence=0.25)
-        if p == "dlib"
-        else registry.create("detector", p)
-        for p in parts[1:]
-    ]
+    secondary = [confirming_detector(p) for p in parts[1:]]
     return CrossCheckDetector(primary, secondary)
 
 
@@ -151,6 +155,7 @@ class FaceProof:
         self.thresholds = table
         # validate the default threshold now so a bad configuration fails at construction
         self.default_threshold: Threshold = self.thresholds.resolve(self.recognizer.name, self.metric, threshold)
+        self._confirm_detector: Detector | None = None  # built on first use by _confirmer()
 
     # ------------------------------------------------------------------ public API
 
@@ -332,13 +337,9 @@ class FaceProof:
     def _confirmer(self) -> Detector:
         """The second detector that confirms faces for quality (dlib HOG, no landmarks),
         built on first use; the faces of a ``yunet+dlib`` client are already confirmed."""
-        confirmer: Detector | None = getattr(self, "_confirm_detector", None)
-        if confirmer is None:
-            from .detect import DlibHogDetector
-
-            confirmer = DlibHogDetector(0.25, landmarks=False)
-            self._confirm_detector = confirmer
-        return confirmer
+        if self._confirm_detector is None:
+            self._confirm_detector = confirming_detector("dlib")
+        return self._confirm_detector
 
     def describe(self) -> dict[str, Any]:
         """Backends, model files (with licences) and thresholds, for humans and /v1/models."""
