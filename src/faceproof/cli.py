@@ -78,7 +78,9 @@ private_opt = click.option(
 #: Commands defined in other modules, imported only when invoked (or listed by --help):
 #: name -> "module:attribute". Each module builds its command with click and reuses
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "serve": "faceproof.server.cli:serve",
+}
 
 
 class LazyGroup(click.Group):
