@@ -33,7 +33,7 @@ from .middleware import envelope, state_of
 from .parsing import parse_bool, parse_choice, parse_float, parse_int
 from .schemas import DistinguishResponse, ErrorResponse, FacesResponse, VerifyResponse
 
-__all__ = ["DISTINGUISH_SPEC", "FACES_SPEC", "VERIFY_SPEC", "report_response", "router"]
+__all__ = ["DISTINGUISH_SPEC", "FACES_SPEC", "VERIFY_SPEC", "report_response", "router", "server_timings"]
 
 router = APIRouter(tags=["faces"])
 
@@ -123,7 +123,8 @@ def report_response(
     return JSONResponse(body, status_code=error.http_status)
 
 
-def _server_timings(request: Request, waited_ms: float | None) -> dict[str, float]:
+def server_timings(request: Request, waited_ms: float | None) -> dict[str, float]:
+    """The service's own timings: the whole request so far and the wait for a worker."""
     started = state_of(request.scope).get("started", time.perf_counter())
     out = {"request": (time.perf_counter() - started) * 1000.0}
     if waited_ms is not None:
@@ -179,7 +180,7 @@ async def verify(request: Request) -> JSONResponse:
     except ImageError as exc:
         _check_model(request, parsed.options)
         failed = _failed_verify(request, exc, parsed.options)
-        return report_response(request, failed.to_report(), exc, _server_timings(request, None))
+        return report_response(request, failed.to_report(), exc, server_timings(request, None))
     opts = parsed.options
     _check_model(request, opts)
     origin, target = parsed.image("origin"), parsed.image("target")
@@ -190,7 +191,7 @@ async def verify(request: Request) -> JSONResponse:
         )
 
     result, waited = await service_of(request).pool.run(job, deadline=deadline_of(request))  # type: ignore[union-attr]
-    return report_response(request, result.to_report(), result.error, _server_timings(request, waited))
+    return report_response(request, result.to_report(), result.error, server_timings(request, waited))
 
 
 # ------------------------------------------------------------------ distinguish
@@ -215,14 +216,14 @@ async def distinguish(request: Request) -> JSONResponse:
         assert code is not None
         lang: Lang = parsed.option("lang") or check_lang(svc.settings.lang)
         failed = AnalyzeResult(code=code, error=exc.with_role("image"), lang=lang)
-        return report_response(request, failed.to_report(), exc, _server_timings(request, None))
+        return report_response(request, failed.to_report(), exc, server_timings(request, None))
     image, lang = parsed.image("image"), parsed.option("lang")
 
     def job(worker: Any) -> AnalyzeResult:
         return worker.default.distinguish(image, lang=lang)  # type: ignore[no-any-return]
 
     result, waited = await svc.pool.run(job, deadline=deadline_of(request))  # type: ignore[union-attr]
-    return report_response(request, result.to_report(), result.error, _server_timings(request, waited))
+    return report_response(request, result.to_report(), result.error, server_timings(request, waited))
 
 
 # ------------------------------------------------------------------ faces
@@ -266,4 +267,4 @@ async def faces(request: Request) -> JSONResponse:
 
     (found, detector, timings), waited = await svc.pool.run(job, deadline=deadline_of(request))  # type: ignore[union-attr]
     report = {"count": len(found), "detector": detector, "faces": found, "timings_ms": timings}
-    return report_response(request, report, None, _server_timings(request, waited))
+    return report_response(request, report, None, server_timings(request, waited))
