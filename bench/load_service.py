@@ -198,7 +198,18 @@ class Phase:
         }
 
 
-def run_phase(port: int, bodies: list[tuple[bytes, int]], clients: int, requests: int, max_seconds: float) -> Phase:
+def run_phase(
+    port: int,
+    bodies: list[tuple[bytes, int]],
+    clients: int,
+    requests: int,
+    max_seconds: float,
+    *,
+    backoff: bool = False,
+) -> Phase:
+    """``clients`` threads, each with one keep-alive connection, send ``requests`` verify
+    requests in all (at most ``max_seconds``). With ``backoff`` a client refused with 503
+    waits as its Retry-After says (at most 1 s), as a well-behaved caller would."""
     phase = Phase(clients, requests)
     counter = itertools.count()
     lock = threading.Lock()
@@ -237,6 +248,8 @@ def run_phase(port: int, bodies: list[tuple[bytes, int]], clients: int, requests
                         phase.wrong += 1
                 elif resp.status == 503:
                     phase.rejected_latencies_ms.append(elapsed)
+            if backoff and resp.status == 503:
+                time.sleep(min(1.0, float(resp.getheader("retry-after", "1"))))
             if resp.getheader("connection", "").lower() == "close":
                 conn.close()
                 conn = http.client.HTTPConnection(HOST, port, timeout=60)
@@ -252,8 +265,61 @@ def run_phase(port: int, bodies: list[tuple[bytes, int]], clients: int, requests
     return phase
 
 
+def library_baseline(images: dict[str, bytes], requests: int) -> dict[str, Any]:
+    """The same verify calls without HTTP: the service's inference workers (built exactly
+    as the server builds them) called directly from one thread per worker."""
+    from faceproof.server.settings import ServiceSettings
+    from faceproof.server.workers import build_worker
+
+    settings = ServiceSettings()
+    if settings.opencv_threads is not None:
+        import cv2
+
+        cv2.setNumThreads(settings.opencv_threads)
+    workers = [build_worker(i, settings) for i in range(settings.slots)]
+    for w in workers:
+        w.warmup()
+    pairs = [(images[o], images[t], code) for o, t, code in PAIRS]
+    for o, t, _ in pairs:
+        workers[0].default.verify(o, t)
+    counter = itertools.count()
+    lock = threading.Lock()
+    wrong = [0]
+
+    def run(worker: Any) -> None:
+        while True:
+            with lock:
+                i = next(counter)
+            if i >= requests:
+                return
+            o, t, code = pairs[i % len(pairs)]
+            if int(worker.default.verify(o, t).code) != code:
+                with lock:
+                    wrong[0] += 1
+
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    seconds = time.perf_counter() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {
+        "workers": len(workers),
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "verify_per_s": round(requests / seconds, 2),
+        "cpu_ms_per_verify": round(1000.0 * cpu / requests, 1),
+        "wrong_verdicts": wrong[0],
+    }
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    cols = ["clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "non-200", "wrong", "conn err"]
+    cols = ["clients", "requests", "req/s", "200/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "non-200", "wrong"]
+    cols += ["conn err"]
     cols += ["503 p50 ms", "server CPU ms/req"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -261,7 +327,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         rejected = r["rejected_503_p50_ms"] if r["rejected_503_p50_ms"] is not None else "-"
         cpu = round(1000.0 * r["server_cpu_s"] / r["requests"], 1) if r["requests"] and r["server_cpu_s"] else "-"
         lines.append(
-            f"| {r['clients']} | {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
+            f"| {r['clients']} | {r['requests']} | {r['req_per_s']} | {r['ok_per_s']} | {r['p50_ms']} "
+            f"| {r['p95_ms']} | {r['p99_ms']} "
             f"| {r['max_ms']} | {non200} | {r['wrong_verdicts']} | {r['connection_errors']} | {rejected} | {cpu} |"
         )
     return "\n".join(lines)
@@ -274,8 +341,11 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200, help="requests before RSS is first measured (not counted)")
     ap.add_argument("--max-seconds", type=float, default=400.0, help="time cap per phase")
     ap.add_argument("--server-args", default="", help="extra arguments for faceproof serve, e.g. '--workers 2'")
-    ap.add_argument("--overload", action="store_true", help="also run 32 clients against a server with --max-queue 2")
-    ap.add_argument("--overload-requests", type=int, default=1000)
+    ap.add_argument(
+        "--overload", action="store_true", help="also run 32 clients (honouring Retry-After) against --max-queue 2"
+    )
+    ap.add_argument("--overload-seconds", type=float, default=20.0)
+    ap.add_argument("--library-baseline", type=int, default=0, help="also run N verify calls without HTTP")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     args = ap.parse_args()
 
@@ -285,12 +355,15 @@ def main() -> None:
         counts = counts * len(levels)
     if len(counts) != len(levels) or any(c < 1 for c in levels + counts):
         raise SystemExit("--requests needs one positive count per concurrency level")
-    if sum(counts) + args.warmup + args.overload_requests > MAX_TOTAL_REQUESTS or max(levels) > 64:
+    if sum(counts) + args.warmup + args.library_baseline > MAX_TOTAL_REQUESTS or max(levels) > 64:
         raise SystemExit(f"bounded: at most {MAX_TOTAL_REQUESTS} requests and 64 clients")
 
     images = {p: jpeg_640(PHOTOS / p) for pair in PAIRS for p in pair[:2]}
     bodies = [(multipart(images[o], images[t]), code) for o, t, code in PAIRS]
     sizes = {p: (Image.open(io.BytesIO(b)).size, len(b)) for p, b in images.items()}
+    if args.library_baseline:
+        baseline = library_baseline(images, args.library_baseline)
+        print("library baseline (no HTTP):", json.dumps(baseline), flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="faceproof-load-"))
     server = Server(args.server_args.split(), workdir / "server.log")
     results: dict[str, Any] = {
@@ -299,6 +372,8 @@ def main() -> None:
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "images": {p: {"size": list(s), "bytes": n} for p, (s, n) in sizes.items()},
     }
+    if args.library_baseline:
+        results["library_baseline"] = baseline
     try:
         t0 = time.perf_counter()
         server.wait_ready()
@@ -332,7 +407,7 @@ def main() -> None:
         try:
             small.wait_ready()
             cpu0 = tree_cpu_s(small.proc.pid)
-            over = run_phase(small.port, bodies, 32, args.overload_requests, args.max_seconds)
+            over = run_phase(small.port, bodies, 32, MAX_TOTAL_REQUESTS, args.overload_seconds, backoff=True)
             over.server_cpu_s = tree_cpu_s(small.proc.pid) - cpu0
             results["overload"] = {"server_command": " ".join(small.cmd[1:]), **over.summary()}
         finally:
@@ -341,7 +416,7 @@ def main() -> None:
     print()
     print(table(results["phases"]))
     if "overload" in results:
-        print("\noverload (32 clients, --max-queue 2):")
+        print("\noverload (32 clients honouring Retry-After, --max-queue 2):")
         print(table([results["overload"]]))
     print(
         f"\nRSS {results['rss_before_mib']} MiB -> {results['rss_after_mib']} MiB "

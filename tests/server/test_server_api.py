@@ -53,7 +53,7 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
     for key, entry in sface["model_files"].items():
         assert entry["sha256"] == MODEL_FILES[key].sha256 and entry["license"]
     assert sface["threshold"]["value"] == pytest.approx(0.637) and sface["threshold"]["source"]
-    assert doc["thresholds"] if "thresholds" in doc else sface["thresholds"]["sface"]["cosine"]["value"] > 0
+    assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(0.637)
     assert doc["attributes"] == ["gender", "age"]
     assert doc["limits"]["max_image_bytes"] == 10 * 1024 * 1024
     assert doc["features"] == {"url_fetch": False, "auth": False, "rate_limit_per_minute": 0.0}

@@ -58,7 +58,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 
 
 def test_serve_answers_over_tcp_and_stops_cleanly(tmp_path, photos):
-    proc, base, log = _start(tmp_path, "--threads", "1", "--max-queue", "2", "--lang", "en")
+    proc, base, log = _start(tmp_path, "--threads", "1", "--max-queue", "2", "--lang", "en", "--request-timeout", "3")
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             r = client.post(
@@ -74,6 +74,24 @@ def test_serve_answers_over_tcp_and_stops_cleanly(tmp_path, photos):
             assert cat.status_code == 422 and cat.json()["result_code"] == -1
             assert client.get("/v1/models").json()["limits"]["max_queue"] == 2
             assert "server" not in r.headers  # no server banner
+        # a client that stops sending its body is cut at the request timeout with a 408
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(
+                b"POST /v1/verify HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b'Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name="origin"\r\n\r\n'
+            )
+            start = time.monotonic()
+            answer = sock.recv(65536).decode("latin-1")
+            waited = time.monotonic() - start
+            while '"request_timeout"' not in answer and len(answer) < 4096:
+                more = sock.recv(65536).decode("latin-1")
+                if not more:
+                    break
+                answer += more
+        assert answer.startswith("HTTP/1.1 408") and '"request_timeout"' in answer, answer[:300]
+        assert 2.0 < waited < 10.0
+        assert httpx.get(f"{base}/healthz").status_code == 200
     finally:
         assert _stop(proc) in (0, -signal.SIGTERM)
     text = log.read_text()
