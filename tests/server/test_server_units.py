@@ -126,6 +126,10 @@ def test_flags_override_the_environment_and_settings_round_trip(tmp_path):
     assert s.port == 9100 and s.threads == 0 and s.api_keys == ("abcdefghijklmnop1", "abcdefghijklmnop2")
     assert "abcdefghijklmnop" not in repr(s) and "api_keys" not in s.public()
     assert ServiceSettings.from_env(s.to_env()) == s
+    both = ServiceSettings.from_env({"FACEPROOF_API_KEYS": "abcdefghijklmnop0", "FACEPROOF_API_KEYS_FILE": str(keys)})
+    assert both.api_keys == ("abcdefghijklmnop0", "abcdefghijklmnop1", "abcdefghijklmnop2")
+    with pytest.raises(errors.InvalidArgument):
+        ServiceSettings.from_env({"FACEPROOF_API_KEYS_FILE": str(tmp_path / "missing.txt")})
 
 
 def test_default_slots_follow_the_cores():

@@ -142,17 +142,20 @@ class ServiceSettings:
         env = os.environ if environ is None else environ
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
+        file_keys: tuple[str, ...] = ()
         for key, raw in env.items():
             if not key.startswith(ENV_PREFIX) or key in _FOREIGN_ENV:
                 continue
             name = key[len(ENV_PREFIX) :].lower()
             if name == "api_keys_file":
-                values["api_keys"] = _read_keys_file(raw)
+                file_keys = _read_keys_file(raw)
                 continue
             if name not in known:
                 logger.warning("ignoring unknown setting %s", key)
                 continue
             values[name] = _PARSERS[name](key, raw)
+        if file_keys:  # keys from FACEPROOF_API_KEYS and from the file are both accepted
+            values["api_keys"] = tuple(dict.fromkeys((*values.get("api_keys", ()), *file_keys)))
         for name, value in overrides.items():
             if name not in known:
                 raise InvalidArgument(f"unknown setting {name!r}")
