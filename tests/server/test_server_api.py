@@ -249,6 +249,14 @@ def test_attributes_can_be_switched_off(img):
         assert client.app.state.service.reference.default.attribute_model is None  # never loaded
 
 
+def test_faces_per_image_limit_keeps_the_largest(img):
+    with running_app(max_faces=1) as client:
+        doc = client.post("/v1/verify", files=files(origin=img(OBAMA_1), target=img(GROUP))).json()
+        assert len(doc["target_faces"]) == 1 and len(doc["result_list"][0]) == 1
+        assert doc["notes"] == ["target: 1 smaller faces beyond max_faces=1 were ignored"]
+        assert client.post("/v1/faces", files={"image": ("g.jpg", img(GROUP))}).json()["count"] == 1
+
+
 def test_api_keys(img):
     key = "k" * 8 + "-0123456789abcdef"
     with running_app(api_keys=(key,)) as client:
