@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import TestClient, running_app
+
+from .server_helpers import TestClient, running_app
 
 
 @pytest.fixture(scope="session")

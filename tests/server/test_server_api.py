@@ -13,12 +13,13 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from server_helpers import CHIRAC_1, GROUP, NO_FACE, OBAMA_1, OBAMA_2, assert_envelope, data_uri, encode, running_app
 
 from faceproof import errors
 from faceproof.models import MODEL_FILES
 from faceproof.server.schemas import DistinguishResponse, ErrorResponse, FacesResponse, VerifyResponse
 from faceproof.server.workers import Worker
+
+from .server_helpers import CHIRAC_1, GROUP, NO_FACE, OBAMA_1, OBAMA_2, assert_envelope, data_uri, encode, running_app
 
 KO_SAME = "동일인이 존재합니다."
 
@@ -362,9 +363,9 @@ def test_two_workers_answer_concurrent_requests(img):
 
 
 def test_not_ready_until_the_warm_up_passed(monkeypatch, img):
-    from server_helpers import TestClient, wait_ready
-
     from faceproof.server import ServiceSettings, create_app
+
+    from .server_helpers import TestClient, wait_ready
 
     gate = threading.Event()
     original = Worker.warmup
@@ -387,9 +388,9 @@ def test_not_ready_until_the_warm_up_passed(monkeypatch, img):
 
 
 def test_failed_warm_up_keeps_the_service_unready(monkeypatch):
-    from server_helpers import TestClient
-
     from faceproof.server import ServiceSettings, create_app
+
+    from .server_helpers import TestClient
 
     def broken(self):
         raise errors.ModelIntegrityError("the yunet file was altered")

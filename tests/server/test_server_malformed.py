@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from server_helpers import NO_FACE, OBAMA_1, OBAMA_2, assert_envelope, data_uri, encode
+
+from .server_helpers import NO_FACE, OBAMA_1, OBAMA_2, assert_envelope, data_uri, encode
 
 Request = dict[str, Any]
 

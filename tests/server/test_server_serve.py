@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import NO_FACE, OBAMA_1, OBAMA_2
+
+from .server_helpers import NO_FACE, OBAMA_1, OBAMA_2
 
 
 def _free_port() -> int:

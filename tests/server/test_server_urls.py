@@ -8,7 +8,8 @@ import http.server
 import threading
 
 import pytest
-from server_helpers import OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
+
+from .server_helpers import OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
 
 
 class _ImageHandler(http.server.BaseHTTPRequestHandler):
