@@ -345,8 +345,12 @@ def test_request_timeout_while_queued_is_503_and_frees_the_queue(img):
 
 
 def test_two_workers_answer_concurrent_requests(img):
+    import cv2
+
     pairs = [(OBAMA_1, OBAMA_2, 2), (OBAMA_1, CHIRAC_1, 0), (OBAMA_2, GROUP, 2), (CHIRAC_1, OBAMA_2, 0)] * 2
+    before = cv2.getNumThreads()
     with running_app(threads=2) as client:
+        assert cv2.getNumThreads() == 1  # two workers share the cores: one OpenCV thread each
         results: list[tuple[int, int]] = []
 
         def call(o, t):
@@ -360,6 +364,7 @@ def test_two_workers_answer_concurrent_requests(img):
             th.join(60)
         assert sorted(results) == sorted((200, code) for _, _, code in pairs)
         assert client.get("/readyz").json()["pool"]["workers"] == 2
+    assert cv2.getNumThreads() == before  # the process-wide setting is restored at shutdown
 
 
 def test_not_ready_until_the_warm_up_passed(monkeypatch, img):

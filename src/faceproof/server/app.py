@@ -140,9 +140,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
     settings = state.settings
     threads = settings.opencv_threads
+    previous_threads: int | None = None
     if threads is not None:
         import cv2
 
+        previous_threads = cv2.getNumThreads()
         cv2.setNumThreads(threads)
     workers = [state.reference, *(build_worker(i, settings) for i in range(1, settings.slots))]
     state.pool = InferencePool(workers, settings.max_queue)
@@ -162,6 +164,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state._warmup_task is not None and not state._warmup_task.done():
             state._warmup_task.cancel()
         await asyncio.to_thread(state.pool.shutdown)
+        if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
+            import cv2
+
+            cv2.setNumThreads(previous_threads)
 
 
 # ------------------------------------------------------------------ the app
