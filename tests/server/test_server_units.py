@@ -103,6 +103,8 @@ def test_settings_from_environment_are_strict():
     assert s.url_fetch is False and s.docs is False and s.max_queue == 4 and s.attributes == ()
     assert s.models == ("sface", "dlib") and s.request_timeout == 2.5
     assert ServiceSettings.from_env({"FACEPROOF_URL_FETCH": "TRUE"}).url_fetch is True
+    assert ServiceSettings.from_env({"FACEPROOF_FLIP": "false"}).flip is False
+    assert ServiceSettings.from_env({"FACEPROOF_FLIP": ""}).flip is None  # the library's default
     for key, value in (
         ("FACEPROOF_URL_FETCH", "no"),
         ("FACEPROOF_MAX_QUEUE", "4.5"),
@@ -255,3 +257,13 @@ def test_rate_limiter_buckets_refill_and_stay_bounded():
         limiter.take(key, now=2.0)
     assert len(limiter._buckets) == 3
     RateLimiter(per_minute=0, burst=0).take("x")  # off: never raises
+
+
+def test_flip_is_passed_only_when_set():
+    from faceproof import FaceProof
+    from faceproof.server.workers import build_worker
+
+    library_default = FaceProof(attributes=()).recognizer.flip
+    assert build_worker(0, ServiceSettings(attributes=())).default.recognizer.flip is library_default
+    for value in (True, False):
+        assert build_worker(0, ServiceSettings(attributes=(), flip=value)).default.recognizer.flip is value

@@ -63,6 +63,7 @@ class ServiceSettings:
     metric: str = "cosine"
     attributes: tuple[str, ...] = ("gender", "age")  # () switches gender/age off
     min_confidence: float | None = None
+    flip: bool | None = None  # mirrored-face test-time augmentation; None = the library's default
     calibration: str | None = None
     lang: str = "ko"
     # --- URL inputs
@@ -214,6 +215,10 @@ def _optional_float(key: str, raw: str) -> float | None:
     return parse_float(key, raw) if raw.strip() else None
 
 
+def _optional_bool(key: str, raw: str) -> bool | None:
+    return parse_bool(key, raw) if raw.strip() else None
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "host": _text,
     "port": parse_int,
@@ -232,6 +237,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "metric": _text,
     "attributes": lambda _k, raw: tuple(a.lower() for a in parse_csv(raw)),
     "min_confidence": _optional_float,
+    "flip": _optional_bool,
     "calibration": _optional_text,
     "lang": _lower_choice("ko", "en"),
     "url_fetch": parse_bool,

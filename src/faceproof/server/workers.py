@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,9 @@ def build_worker(index: int, settings: ServiceSettings) -> Worker:
     if not models:
         raise InvalidArgument("at least one recognition model must be served")
     first: FaceProof | None = None
+    # flip (mirrored-face TTA) only when set: otherwise the library's default, which its
+    # thresholds are calibrated for
+    extra: dict[str, Any] = {} if settings.flip is None else {"flip": settings.flip}
     for name in models:
         client = FaceProof(
             detector=settings.detector if first is None else first.detector,
@@ -88,6 +92,7 @@ def build_worker(index: int, settings: ServiceSettings) -> Worker:
             url_policy=no_urls,
             max_faces=settings.max_faces,
             lang=settings.lang,  # type: ignore[arg-type]
+            **extra,
         )
         first = first or client
         clients[name] = client
