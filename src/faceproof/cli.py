@@ -83,6 +83,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "check-profile": "faceproof.cli_profile:check_profile_cmd",
     "evaluate": "faceproof.cli_eval:evaluate_cmd",
     "evaluate-gender": "faceproof.attributes_cli:evaluate_gender_cmd",
+    "serve": "faceproof.server.cli:serve",
 }
 
 

@@ -1,0 +1,268 @@
+"""The FastAPI application: lifespan (models load once, warm-up in the background),
+the error envelope, health/readiness/models endpoints and the versioned API router.
+
+``create_app(settings)`` builds an app; ``app_from_env()`` is the factory uvicorn's
+worker processes call (settings from ``FACEPROOF_*``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import registry
+from .._version import __version__
+from ..errors import FaceProofError
+from .errors import MethodNotAllowed, NotFound, ServiceNotReady
+from .middleware import ServiceMiddleware, envelope, error_headers, state_of
+from .pool import InferencePool
+from .security import API_KEY_HEADER, KeyRing, RateLimiter
+from .settings import ServiceSettings
+from .workers import Worker, build_worker
+
+__all__ = ["ServiceState", "app_from_env", "create_app", "deadline_of", "request_id_of", "service_of"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    reference: Worker  # the pool's first worker; its immutable metadata (names, thresholds) describes the service
+    keyring: KeyRing
+    limiter: RateLimiter
+    pool: InferencePool[Worker] | None = None
+    ready: bool = False
+    warmup_error: FaceProofError | None = None
+    warmup_ms: float | None = None
+    started_at: float = field(default_factory=time.time)
+    _warmup_task: asyncio.Task[None] | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(self.reference.clients)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything ``GET /v1/models`` reports."""
+        s = self.settings
+        return {
+            "service": {"name": "faceproof", "version": __version__},
+            "default_model": self.reference.default_model,
+            "models": {name: client.describe() for name, client in self.reference.clients.items()},
+            "backends": registry.describe(),
+            "attributes": list(self.reference.default.attribute_names),
+            "limits": {
+                "max_body_bytes": s.max_body_bytes,
+                "max_image_bytes": s.max_image_bytes,
+                "max_image_pixels": s.max_image_pixels,
+                "max_faces": s.max_faces,
+                "request_timeout_s": s.request_timeout,
+                "max_queue": s.max_queue,
+                "inference_workers": s.slots,
+            },
+            "features": {"url_fetch": s.url_fetch, "auth": s.auth_enabled, "rate_limit_per_minute": s.rate_limit},
+        }
+
+
+def service_of(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def request_id_of(request: Request) -> str:
+    rid: str = state_of(request.scope).get("request_id", "-")
+    return rid
+
+
+def deadline_of(request: Request) -> float:
+    """This request's deadline in the event loop's clock (request_timeout from its first byte)."""
+    state = state_of(request.scope)
+    elapsed = time.perf_counter() - state.get("started", time.perf_counter())
+    timeout = service_of(request).settings.request_timeout
+    return asyncio.get_running_loop().time() + max(0.0, timeout - elapsed)
+
+
+def error_response(request: Request, exc: FaceProofError) -> JSONResponse:
+    state_of(request.scope)["error_code"] = exc.code
+    return JSONResponse(
+        envelope(exc.code, exc.message, request_id_of(request)), status_code=exc.http_status, headers=error_headers(exc)
+    )
+
+
+# ------------------------------------------------------------------ guards (dependencies)
+
+
+async def guard_v1(request: Request) -> None:
+    """API key, rate limit and readiness, checked before any body is read."""
+    svc = service_of(request)
+    key_id = svc.keyring.check(request.headers.get(API_KEY_HEADER)) if svc.keyring.enabled else None
+    client = request.client.host if request.client is not None else "-"
+    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{client}")
+    if not svc.ready:
+        if svc.warmup_error is not None:
+            raise ServiceNotReady(f"the models failed to load: {svc.warmup_error.message}", retry_after=30)
+        raise ServiceNotReady("the models are still loading; retry shortly", retry_after=1)
+
+
+# ------------------------------------------------------------------ lifespan
+
+
+async def _warm_up(state: ServiceState) -> None:
+    assert state.pool is not None
+    start = time.perf_counter()
+    try:
+        await state.pool.run_on_all(lambda w: w.warmup())
+    except FaceProofError as exc:
+        state.warmup_error = exc
+        logger.error("warm-up failed: %s: %s", exc.code, exc.message)
+        return
+    except Exception as exc:
+        state.warmup_error = FaceProofError(f"warm-up failed: {type(exc).__name__}: {exc}")
+        logger.error("warm-up failed", exc_info=True)
+        return
+    state.warmup_ms = (time.perf_counter() - start) * 1000.0
+    state.ready = True
+    logger.info("ready: %d inference workers warmed up in %.0f ms", state.pool.size, state.warmup_ms)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.service
+    settings = state.settings
+    threads = settings.opencv_threads
+    previous_threads: int | None = None
+    if threads is not None:
+        import cv2
+
+        previous_threads = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
+    workers = [state.reference, *(build_worker(i, settings) for i in range(1, settings.slots))]
+    state.pool = InferencePool(workers, settings.max_queue)
+    state._warmup_task = asyncio.create_task(_warm_up(state))
+    logger.info(
+        "faceproof %s: %d inference workers, models %s, queue %d, OpenCV threads %s",
+        __version__,
+        len(workers),
+        ",".join(state.models),
+        settings.max_queue,
+        threads if threads is not None else "default",
+    )
+    try:
+        yield
+    finally:
+        state.ready = False
+        if state._warmup_task is not None and not state._warmup_task.done():
+            state._warmup_task.cancel()
+        await asyncio.to_thread(state.pool.shutdown)
+        if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
+            import cv2
+
+            cv2.setNumThreads(previous_threads)
+
+
+# ------------------------------------------------------------------ the app
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """A FastAPI app serving faceproof with these settings (default: from the environment).
+
+    Backend names are checked now; models load in the lifespan and warm up in the
+    background (``GET /readyz`` turns 200 when done).
+    """
+    from .routes import router as v1_router
+
+    settings = ServiceSettings.from_env() if settings is None else settings
+    state = ServiceState(
+        settings=settings,
+        reference=build_worker(0, settings),
+        keyring=KeyRing(settings.api_keys),
+        limiter=RateLimiter(settings.rate_limit, settings.rate_bucket),
+    )
+    app = FastAPI(
+        title="faceproof",
+        version=__version__,
+        summary="Offline face verification: is the person in the selfie the person in the profile photos?",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
+    app.state.service = state
+
+    @app.exception_handler(FaceProofError)
+    async def on_faceproof_error(request: Request, exc: FaceProofError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(request, NotFound(f"no such endpoint: {request.method} {request.url.path[:100]}"))
+        if exc.status_code == 405:
+            return error_response(request, MethodNotAllowed(f"{request.method} is not allowed here"))
+        error = FaceProofError(str(exc.detail)[:200])
+        state_of(request.scope)["error_code"] = "http_error"
+        return JSONResponse(envelope("http_error", error.message, request_id_of(request)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from ..errors import InvalidArgument
+
+        where = "; ".join(".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg")) for e in exc.errors())
+        return error_response(request, InvalidArgument(f"invalid request: {where[:300]}"))
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="Models loaded and a warm-up inference passed")
+    async def readyz(request: Request) -> JSONResponse:
+        svc = service_of(request)
+        stats = svc.pool.stats() if svc.pool is not None else {}
+        if svc.ready:
+            return JSONResponse({"ready": True, "warmup_ms": round(svc.warmup_ms or 0.0, 1), "pool": stats})
+        if svc.warmup_error is not None:
+            message = f"warm-up failed: {svc.warmup_error.code}: {svc.warmup_error.message}"
+        else:
+            message = "the models are still loading"
+        state_of(request.scope)["error_code"] = "not_ready"
+        body = {"ready": False, **envelope("not_ready", message, request_id_of(request))}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    models_router = APIRouter(prefix="/v1", dependencies=[Depends(guard_v1)], tags=["models"])
+
+    @models_router.get("/models", summary="Models, versions, SHA-256, licences, thresholds and limits")
+    async def models(request: Request) -> dict[str, Any]:
+        return service_of(request).describe()
+
+    app.include_router(models_router)
+    app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
+
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        ServiceMiddleware, max_body_bytes=settings.max_body_bytes, max_active=settings.max_active
+    )  # added last: outermost
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (worker processes): settings from the environment."""
+    return create_app(ServiceSettings.from_env())
