@@ -150,3 +150,34 @@ def test_bad_thresholds_are_invalid_arguments(bad):
 def test_threshold_object_validates():
     with pytest.raises(errors.InvalidArgument):
         Threshold(-1.0, "x")
+
+
+@pytest.mark.parametrize(
+    ("model", "flip", "key"), [("sface", True, "sface"), ("sface", False, "sface/noflip"), ("dlib", None, "dlib")]
+)
+def test_threshold_key_separates_the_flip_variants(model, flip, key):
+    from faceproof.compare import threshold_key
+
+    assert threshold_key(model, flip) == key
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_each_flip_variant_uses_its_own_calibrated_thresholds(flip):
+    fp = FaceProof(attributes=(), flip=flip)
+    table = ThresholdTable.builtin()
+    for metric in Metric:
+        assert fp.threshold_for(metric) == table.get("sface" if flip else "sface/noflip", metric)
+        assert ("flip on" if flip else "flip off") in fp.threshold_for(metric).source
+    # raw euclidean distances change scale with flip, so the two thresholds differ
+    assert FaceProof(attributes=()).threshold_for("euclidean") != FaceProof(attributes=(), flip=False).threshold_for(
+        "euclidean"
+    )
+
+
+def test_an_entry_filed_under_the_wrong_flip_variant_is_refused():
+    doc = {"thresholds": {"sface": {"cosine": {"value": 0.6, "source": "x", "flip": False}}}}
+    with pytest.raises(errors.InvalidArgument) as info:
+        ThresholdTable.from_json(doc, name="test")
+    assert "sface/noflip" in str(info.value)
+    ok = {"thresholds": {"sface/noflip": {"cosine": {"value": 0.6, "source": "x", "flip": False}}}}
+    assert ThresholdTable.from_json(ok, name="test").get("sface/noflip", "cosine").value == 0.6

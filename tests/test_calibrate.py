@@ -119,7 +119,8 @@ def test_builtin_table_records_its_provenance():
     for model, metrics in doc["thresholds"].items():
         assert set(metrics) == {"cosine", "euclidean", "euclidean_l2"}
         for entry in metrics.values():
-            assert entry["weights_sha256"] == weights_sha256(model)
+            assert entry["weights_sha256"] == weights_sha256(model.removesuffix("/noflip"))
+            assert entry["flip"] is not model.endswith("/noflip")
             assert entry["dataset"].endswith("pairs_dev_train.csv") and entry["command"].startswith("faceproof")
             assert entry["pairs"]["same"] == 1100 and entry["pairs"]["different"] == 1100
             assert entry["ci95"][0] <= entry["value"] <= entry["ci95"][1]

@@ -251,7 +251,7 @@ def calibrate_cmd(
     """Pick a distance threshold per model x metric (target FAR or best accuracy) with a
     bootstrap confidence interval, and write a calibration file."""
     from .calibrate import calibrate_scores, weights_sha256, write_calibration
-    from .compare import Metric
+    from .compare import Metric, threshold_key
     from .evaluate import ClientConfig, load_pairs, pair_distances, rates_at
 
     metrics_ = [Metric.parse(m) for m in metrics]
@@ -301,7 +301,7 @@ def calibrate_cmd(
                     "rates": rates,
                 }
                 row += [f"{100 * rates['accuracy']:.2f}", f"{100 * rates['tpr']:.2f}", f"{100 * rates['far']:.2f}"]
-            entries.setdefault(model, {})[metric.value] = entry
+            entries.setdefault(threshold_key(model, config.flip), {})[metric.value] = entry
             rows.append(row)
     write_calibration(out, entries, comment=comment, extra={"command": command})
     head = ["model", "metric", "threshold", "95 % CI", "calib. acc %", "calib. FAR %"]

@@ -17,7 +17,7 @@ from . import registry
 from .align import padded_crop
 from .attributes import AttributeModel, annotate_faces
 from .codes import AnalyzeCode, Lang, VerifyCode, analyze_code_for_error, check_lang, verify_code_for_error
-from .compare import Metric, Threshold, ThresholdTable
+from .compare import Metric, Threshold, ThresholdTable, threshold_key
 from .detect import CrossCheckDetector, Detector
 from .embed import Recognizer, embed_faces
 from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
@@ -154,7 +154,9 @@ class FaceProof:
             table = table.merged(_load_calibration(self.calibration_path))
         self.thresholds = table
         # validate the default threshold now so a bad configuration fails at construction
-        self.default_threshold: Threshold = self.thresholds.resolve(self.recognizer.name, self.metric, threshold)
+        #: the threshold table's key for this recognizer (flip and no-flip are calibrated apart)
+        self.threshold_key = threshold_key(self.recognizer.name, getattr(self.recognizer, "flip", None))
+        self.default_threshold: Threshold = self.threshold_for(self.metric, threshold)
         self._confirm_detector: Detector | None = None  # built on first use by _confirmer()
 
     # ------------------------------------------------------------------ public API
@@ -164,6 +166,11 @@ class FaceProof:
             f"FaceProof(detector={self.detector.name!r}, model={self.recognizer.name!r}, "
             f"metric={self.metric.value!r}, threshold={self.default_threshold.value})"
         )
+
+    def threshold_for(self, metric: str | Metric | None = None, threshold: float | None = None) -> Threshold:
+        """The threshold in force for ``metric`` (this client's by default): ``threshold``
+        when given (``0.0`` included), else this recognizer's entry in the table."""
+        return self.thresholds.resolve(self.threshold_key, self.metric if metric is None else metric, threshold)
 
     def warmup(self) -> None:
         """Load every model now and run each once on a blank image (for services)."""
@@ -210,7 +217,7 @@ class FaceProof:
         if metric_ is self.metric and threshold is None:
             thr = self.default_threshold
         else:
-            thr = self.thresholds.resolve(self.recognizer.name, metric_, threshold)
+            thr = self.threshold_for(metric_, threshold)
         timings: dict[str, float] = {}
         notes: list[str] = []
         start = time.perf_counter()

@@ -37,7 +37,20 @@ __all__ = [
     "distance_matrix",
     "embeddings_of",
     "similarity_matrix",
+    "threshold_key",
 ]
+
+#: Suffix of the table key for a recognition model run without flip test-time
+#: augmentation. Flip changes the embeddings (and the raw-euclidean scale), so the two
+#: variants are calibrated separately; the default variant (flip on) has the bare name.
+NOFLIP_SUFFIX = "/noflip"
+
+
+def threshold_key(model: str, flip: bool | None) -> str:
+    """The threshold-table key of a recognition model: ``"sface"`` with flip TTA (the
+    default), ``"sface/noflip"`` without; ``flip=None`` (a backend without TTA) is the
+    bare name."""
+    return f"{model}{NOFLIP_SUFFIX}" if flip is False else model
 
 
 class Metric(StrEnum):
@@ -128,6 +141,13 @@ class ThresholdTable:
         entries: dict[tuple[str, Metric], Threshold] = {}
         for model, metrics in doc.get("thresholds", {}).items():
             for metric, entry in metrics.items():
+                recorded = entry.get("flip")
+                if recorded is not None and threshold_key(model.removesuffix(NOFLIP_SUFFIX), bool(recorded)) != model:
+                    raise InvalidArgument(
+                        f"{name}: the {model}/{metric} threshold was calibrated with flip "
+                        f"{'on' if recorded else 'off'} but is filed under {model!r}; use "
+                        f"{threshold_key(model.removesuffix(NOFLIP_SUFFIX), bool(recorded))!r}"
+                    )
                 entries[(model, Metric.parse(metric))] = Threshold(float(entry["value"]), str(entry["source"]))
         return cls(entries, name)
 

@@ -798,7 +798,7 @@ def evaluate(
 
     ``groups`` maps image paths to a group label (e.g. LFW's gender labels): the report
     then breaks the primary metric down by group (see :func:`group_rates`)."""
-    from .compare import ThresholdTable
+    from .compare import ThresholdTable, threshold_key
 
     if len(pairs) == 0:
         raise InvalidArgument("no pairs to evaluate")
@@ -821,7 +821,8 @@ def evaluate(
     sources: dict[str, str] = {}
     for m in metrics_:
         try:
-            thr = table.resolve(config.model, m, threshold if m is primary_metric_ else None)
+            key = threshold_key(config.model, config.flip)
+            thr = table.resolve(key, m, threshold if m is primary_metric_ else None)
             thresholds[m.value], sources[m.value] = thr.value, thr.source
         except InvalidArgument:
             thresholds[m.value] = None

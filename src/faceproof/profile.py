@@ -496,7 +496,7 @@ def check_profile(
     if metric_ is fp.metric and threshold is None:
         thr = fp.default_threshold
     else:
-        thr = fp.thresholds.resolve(fp.recognizer.name, metric_, threshold)
+        thr = fp.threshold_for(metric_, threshold)
     band = (thr.value * (1.0 - pol.band_width), thr.value * (1.0 + pol.band_width))
     timings: dict[str, float] = {}
     notes: list[str] = []

@@ -150,7 +150,7 @@ def _failed_verify(request: Request, exc: ImageError, options: dict[str, Any]) -
     assert code is not None
     client = service_of(request).reference.client(options.get("model"))
     metric = Metric.parse(options.get("metric") or client.metric)
-    threshold = client.thresholds.resolve(client.recognizer.name, metric, options.get("threshold"))
+    threshold = client.threshold_for(metric, options.get("threshold"))
     empty = np.zeros((0, 0), np.float32)
     return VerifyResult(
         code=VerifyCode(code),
