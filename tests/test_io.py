@@ -287,6 +287,48 @@ def test_disabled_url_fetching_refuses_every_url():
         load_image("https://example.com/a.jpg", url_policy=URLPolicy(enabled=False))
 
 
-def test_unresolvable_host_is_a_fetch_error():
+def test_unresolvable_host_is_a_fetch_error(monkeypatch):
+    import socket
+
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    # no real DNS in tests: the resolver's answer is what this test is about
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     with pytest.raises(errors.URLFetchError):
         load_image("http://no-such-host.invalid/a.jpg")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fd00:ec2::254",
+        "::ffff:127.0.0.1",
+    ],
+)
+def test_every_private_kind_of_address_is_refused(monkeypatch, address):
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(family, socket.SOCK_STREAM, 6, "", (address, 80))])
+    with pytest.raises(errors.URLNotAllowed):
+        load_image("http://images.example.com/a.jpg")
+
+
+def test_a_host_with_one_public_and_one_private_address_is_refused(monkeypatch):
+    import socket
+
+    answers = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 80)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: answers)
+    with pytest.raises(errors.URLNotAllowed):
+        load_image("http://rebind.example.com/a.jpg")
