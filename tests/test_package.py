@@ -83,3 +83,13 @@ def test_registry_knows_every_backend_and_reports_installation():
         registry.get_spec("recognizer", "facenet")
     for spec in registry.BACKENDS.values():
         assert all(f in models.MODEL_FILES for f in spec.model_files)
+
+
+def test_warmup_loads_and_runs_every_model():
+    from faceproof import FaceProof
+
+    fp = FaceProof()
+    fp.warmup()
+    assert fp.detector._net is not None and fp.recognizer._net is not None
+    assert fp.attribute_model._gender is not None and fp.attribute_model._age is not None
+    FaceProof(model="dlib", attributes=()).warmup()  # the other recognizer too

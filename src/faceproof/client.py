@@ -173,15 +173,23 @@ class FaceProof:
         return self.thresholds.resolve(self.threshold_key, self.metric if metric is None else metric, threshold)
 
     def warmup(self) -> None:
-        """Load every model now and run each once on a blank image (for services)."""
+        """Load every model now and run each once (for services): the detector on a blank
+        image, the recognizer and the attribute model on a synthetic aligned face."""
         import numpy as np
+
+        from .align import template_for
+        from .types import BBox
 
         for backend in (self.detector, self.recognizer, self.attribute_model):
             load = getattr(backend, "load", None)
             if callable(load):
                 load()
-        blank = np.zeros((64, 64, 3), np.uint8)
-        self.detector.detect(blank)
+        image = np.full((128, 128, 3), 128, np.uint8)
+        self.detector.detect(image)
+        face = Face(bbox=BBox(8.0, 8.0, 120.0, 120.0), score=1.0, landmarks=template_for(128, 0.1), detector="warmup")
+        self.recognizer.embed(image, [face])
+        if self.attribute_model is not None:
+            self.attribute_model.predict(image, [face])
 
     def load_image(self, source: ImageSource) -> ImageArray:
         """The RGB uint8 image behind any supported source, with this client's limits."""
