@@ -329,3 +329,20 @@ def test_policy_file_and_photo_limit_settings_are_checked_at_startup(tmp_path):
     for bad in ("0", "ten", "1.5"):
         with pytest.raises(errors.InvalidArgument):
             ServiceSettings.from_env({"FACEPROOF_MAX_PHOTOS": bad})
+
+
+def test_a_missing_confirmation_backend_is_found_at_startup(monkeypatch, tmp_path, caplog):
+    from faceproof.server import workers
+
+    def unavailable(name):
+        raise errors.BackendUnavailable(f"the detector {name!r} needs face_recognition_models: pip install x")
+
+    monkeypatch.setattr(workers, "confirming_detector", unavailable)
+    app = create_app(ServiceSettings(threads=1))  # the other endpoints still work: it starts
+    svc = app.state.service
+    assert svc.reference.confirmer is None and "face_recognition_models" in svc.reference.confirmer_missing
+    assert svc.describe()["features"]["check_profile"] is False
+    assert any("check-profile will answer 501" in r.getMessage() for r in caplog.records)
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"profile": {"confirm": "none"}}))
+    assert create_app(ServiceSettings(threads=1, policy=str(path))).state.service.check_profile_available
