@@ -62,7 +62,7 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
     assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(table.value)
     assert doc["attributes"] == ["gender", "age"]
     assert doc["limits"]["max_image_bytes"] == 10 * 1024 * 1024
-    assert doc["features"] == {"url_fetch": False, "auth": False, "rate_limit_per_minute": 0.0}
+    assert doc["features"] == {"url_fetch": False, "auth": False, "rate_limit_per_minute": 0.0, "check_profile": True}
 
 
 # ------------------------------------------------------------------ verify

@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import registry
 from .._version import __version__
-from ..errors import FaceProofError
+from ..errors import FaceProofError, InvalidArgument
+from ..policy import Policy
 from .errors import MethodNotAllowed, NotFound, ServiceNotReady
 from .middleware import ServiceMiddleware, envelope, error_headers, state_of
 from .pool import InferencePool
@@ -41,6 +42,7 @@ class ServiceState:
     reference: Worker  # the pool's first worker; its immutable metadata (names, thresholds) describes the service
     keyring: KeyRing
     limiter: RateLimiter
+    policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
     pool: InferencePool[Worker] | None = None
     ready: bool = False
     warmup_error: FaceProofError | None = None
@@ -66,12 +68,24 @@ class ServiceState:
                 "max_image_bytes": s.max_image_bytes,
                 "max_image_pixels": s.max_image_pixels,
                 "max_faces": s.max_faces,
+                "max_photos": s.max_photos,
                 "request_timeout_s": s.request_timeout,
                 "max_queue": s.max_queue,
                 "inference_workers": s.slots,
             },
-            "features": {"url_fetch": s.url_fetch, "auth": s.auth_enabled, "rate_limit_per_minute": s.rate_limit},
+            "features": {
+                "url_fetch": s.url_fetch,
+                "auth": s.auth_enabled,
+                "rate_limit_per_minute": s.rate_limit,
+                "check_profile": self.check_profile_available,
+            },
+            "policy": self.policy.to_dict(),
         }
+
+    @property
+    def check_profile_available(self) -> bool:
+        """False when the policy asks for face confirmation and its backend is missing."""
+        return self.policy.confirm == "none" or self.reference.confirmer is not None
 
 
 def service_of(request: Request) -> ServiceState:
@@ -179,15 +193,24 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     Backend names are checked now; models load in the lifespan and warm up in the
     background (``GET /readyz`` turns 200 when done).
     """
+    from .profile_routes import build_router as check_profile_router
     from .routes import router as v1_router
 
     settings = ServiceSettings.from_env() if settings is None else settings
+    policy = Policy.default() if settings.policy is None else Policy.from_file(settings.policy)
+    if settings.max_photos > policy.max_photos:
+        raise InvalidArgument(
+            f"max_photos ({settings.max_photos}) exceeds the policy's max_photos ({policy.max_photos})"
+        )
     state = ServiceState(
         settings=settings,
         reference=build_worker(0, settings),
         keyring=KeyRing(settings.api_keys),
         limiter=RateLimiter(settings.rate_limit, settings.rate_bucket),
+        policy=policy,
     )
+    if not state.check_profile_available:
+        logger.warning("POST /v1/check-profile will answer 501: %s", state.reference.confirmer_missing)
     app = FastAPI(
         title="faceproof",
         version=__version__,
@@ -246,6 +269,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     app.include_router(models_router)
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
+    app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
 
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware

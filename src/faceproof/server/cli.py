@@ -38,6 +38,8 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-image-bytes", type=int, default=None, help="Largest encoded image [10485760].")
 @click.option("--max-image-pixels", type=int, default=None, help="Largest decoded image, in pixels [40000000].")
 @click.option("--max-faces", type=int, default=None, help="Faces used per image (the largest) [20].")
+@click.option("--max-photos", type=int, default=None, help="Profile photos per /v1/check-profile request [10].")
+@click.option("--policy", default=None, help="JSON file overriding the check-profile policy (data/policy.json).")
 @click.option("--detector", default=None, help="yunet (default), dlib or yunet+dlib.")
 @click.option("--models", default=None, help="Recognition models to serve, comma-separated; the first is the default.")
 @click.option("--metric", default=None, help="Default metric: cosine, euclidean, euclidean_l2.")
@@ -53,8 +55,8 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default=None)
 @guarded
 def serve(**flags: Any) -> None:
-    """Serve faceproof over HTTP (FastAPI + uvicorn): /v1/verify, /v1/distinguish, /v1/faces,
-    /v1/models, /healthz, /readyz, and the OpenAPI docs at /docs."""
+    """Serve faceproof over HTTP (FastAPI + uvicorn): /v1/verify, /v1/check-profile,
+    /v1/distinguish, /v1/faces, /v1/models, /healthz, /readyz, and the OpenAPI docs at /docs."""
     try:
         import uvicorn
     except ImportError:

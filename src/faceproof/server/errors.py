@@ -20,6 +20,7 @@ __all__ = [
     "RateLimited",
     "RequestTimeout",
     "RequestTooLarge",
+    "SelfieUnusable",
     "ServiceNotReady",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -53,6 +54,15 @@ class RequestTimeout(InputError):
 
     code = "request_timeout"
     http_status = 408
+
+
+class SelfieUnusable(InputError):
+    """``POST /v1/check-profile``: the selfie was read and has a face, but cannot be used
+    (several faces, face too small, too blurry, too dark, overexposed, head turned too
+    far); the answer's ``selfie.status`` says which."""
+
+    code = "selfie_unusable"
+    http_status = 422
 
 
 class AttributesDisabled(FaceProofError):

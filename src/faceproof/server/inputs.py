@@ -35,7 +35,13 @@ MAX_TEXT_FIELD = 1024  # bytes of a non-image multipart field
 @dataclass(frozen=True)
 class ImageField:
     """An image the endpoint takes. ``multiple`` fields take 1..``max_count`` images
-    (repeated multipart parts, or a JSON list)."""
+    (repeated multipart parts, or a JSON list).
+
+    With ``keep_errors``, an image of the field that the service cannot take (bad base64,
+    too many bytes, URL refused or failed) does not fail the request: its
+    :class:`~faceproof.errors.ImageError` takes the image's place in
+    ``ParsedRequest.images`` (check-profile's photos, which are statuses in the result).
+    """
 
     name: str
     role: Role
@@ -43,6 +49,7 @@ class ImageField:
     multiple: bool = False
     max_count: int = 1
     required: bool = True
+    keep_errors: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,11 +121,15 @@ class RequestSpec:
 
 @dataclass
 class ParsedRequest:
-    images: dict[str, list[bytes]] = field(default_factory=dict)
+    #: the images of each field, in order; an ImageError only in fields with ``keep_errors``
+    images: dict[str, list[bytes | ImageError]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
     def image(self, name: str) -> bytes:
-        return self.images[name][0]
+        value = self.images[name][0]
+        if isinstance(value, ImageError):  # only fields with keep_errors hold errors
+            raise value
+        return value
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -164,7 +175,9 @@ async def read_request(
         raise RequestTimeout(f"the request was not received within {settings.request_timeout:g} s") from None
     for img in spec.images:
         if img.required and not parsed.images.get(img.name):
-            raise InvalidArgument(f"the {img.name} image is missing")
+            raise InvalidArgument(
+                f"{img.name} needs at least one image" if img.multiple else f"the {img.name} image is missing"
+            )
     return parsed
 
 
@@ -226,6 +239,7 @@ class _MultipartCollector:
         self._name = ""
         self._image: ImageField | None = None
         self._data = bytearray()
+        self._error: ImageError | None = None  # a kept error of the current part (keep_errors fields)
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -244,6 +258,7 @@ class _MultipartCollector:
         self._data = bytearray()
         self._name = ""
         self._image = None
+        self._error = None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -282,19 +297,27 @@ class _MultipartCollector:
         self._image = image
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._error is not None:  # an image already refused (kept error): drop the rest of it
+            return
         size = len(self._data) + (end - start)
         if self._image is not None:
             if size > self.max_image:
-                raise ImageTooLarge(
+                error = ImageTooLarge(
                     f"the {self._image.role} image is larger than {self.max_image} bytes", max_bytes=self.max_image
                 ).with_role(self._image.role)
+                if not self._image.keep_errors:
+                    raise error
+                assert isinstance(error, ImageError)
+                self._error = error
+                self._data = bytearray()
+                return
         elif size > MAX_TEXT_FIELD:
             raise InvalidArgument(f"form field {self._name!r} is longer than {MAX_TEXT_FIELD} bytes")
         self._data += data[start:end]
 
     def on_part_end(self) -> None:
         if self._image is not None:
-            self.images.setdefault(self._name, []).append(bytes(self._data))
+            self.images.setdefault(self._name, []).append(bytes(self._data) if self._error is None else self._error)
         else:
             try:
                 text = bytes(self._data).decode("utf-8")
@@ -366,7 +389,7 @@ async def _read_json(
             _set_option(spec, parsed, query, opt.name, doc[opt.name])
     # images in field order; an image error is kept (not raised) so that the first
     # image's problem is the one reported, as the library reports origin before target
-    items: list[tuple[str, ImageRef | ImageError]] = []
+    items: list[tuple[ImageField, ImageRef | ImageError]] = []
     for img in spec.images:
         if img.name not in doc:
             continue
@@ -381,17 +404,22 @@ async def _read_json(
             values = [value]
         for item in values:
             try:
-                items.append((img.name, parse_image_ref(item, role=img.role, max_bytes=settings.max_image_bytes)))
+                items.append((img, parse_image_ref(item, role=img.role, max_bytes=settings.max_image_bytes)))
             except ImageError as exc:
-                items.append((img.name, exc))
-    for name, data in zip((n for n, _ in items), await _resolve(items, settings), strict=True):
-        parsed.images.setdefault(name, []).append(data)
+                items.append((img, exc))
+    for (img, _), data in zip(items, await _resolve(items, settings), strict=True):
+        parsed.images.setdefault(img.name, []).append(data)
 
 
-async def _resolve(items: list[tuple[str, ImageRef | ImageError]], settings: ServiceSettings) -> list[bytes]:
+async def _resolve(
+    items: list[tuple[ImageField, ImageRef | ImageError]], settings: ServiceSettings
+) -> list[bytes | ImageError]:
     """The bytes of every image, fetching URLs (in threads, concurrently) up to the first
-    image that already failed; raises the first image's error in field order."""
-    first_error = next((i for i, (_, item) in enumerate(items) if isinstance(item, ImageError)), len(items))
+    image that already failed in a field without ``keep_errors``; raises the first such
+    image's error in field order. Errors of ``keep_errors`` fields take their image's place."""
+    first_error = next(
+        (i for i, (img, item) in enumerate(items) if isinstance(item, ImageError) and not img.keep_errors), len(items)
+    )
     urls = [
         (i, item)
         for i, (_, item) in enumerate(items[:first_error])
@@ -399,10 +427,10 @@ async def _resolve(items: list[tuple[str, ImageRef | ImageError]], settings: Ser
     ]
     outcomes: dict[int, bytes | BaseException] = {}
     if urls and not settings.url_fetch:
-        i, ref = urls[0]
-        outcomes[i] = URLNotAllowed(
-            f"the {ref.role} image is a URL, and fetching images by URL is disabled on this server"
-        )
+        for i, ref in urls:
+            outcomes[i] = URLNotAllowed(
+                f"the {ref.role} image is a URL, and fetching images by URL is disabled on this server"
+            )
     elif urls:
         policy = URLPolicy(
             enabled=True,
@@ -417,14 +445,26 @@ async def _resolve(items: list[tuple[str, ImageRef | ImageError]], settings: Ser
             return_exceptions=True,
         )
         outcomes.update({i: result for (i, _), result in zip(urls, results, strict=True)})
-    out: list[bytes] = []
-    for i, (_, item) in enumerate(items):
+    out: list[bytes | ImageError] = []
+    for i, (img, item) in enumerate(items):
         if isinstance(item, ImageError):
-            raise item
+            if not img.keep_errors:
+                raise item
+            out.append(item)
+            continue
         outcome: bytes | BaseException = outcomes.get(i, item.data)
-        if isinstance(outcome, FaceProofError):
-            raise outcome.with_role(item.role)
         if isinstance(outcome, BaseException):
-            raise URLFetchError(f"fetching the {item.role} image failed").with_role(item.role) from outcome
+            error = (
+                outcome
+                if isinstance(outcome, FaceProofError)
+                else URLFetchError(f"fetching the {item.role} image failed")
+            )
+            error.with_role(item.role)
+            if error is not outcome:
+                error.__cause__ = outcome
+            if not (img.keep_errors and isinstance(error, ImageError)):
+                raise error
+            out.append(error)
+            continue
         out.append(outcome)
     return out

@@ -57,6 +57,7 @@ class ServiceSettings:
     max_image_bytes: int = 10 * MiB
     max_image_pixels: int = 40_000_000
     max_faces: int = 20  # per image: the largest ones are used, the rest reported as ignored
+    max_photos: int = 10  # profile photos per POST /v1/check-profile (at most the policy's max_photos)
     # --- models
     detector: str = "yunet"
     models: tuple[str, ...] = ("sface",)  # the first is the default for requests
@@ -65,6 +66,7 @@ class ServiceSettings:
     min_confidence: float | None = None
     flip: bool | None = None  # mirrored-face test-time augmentation; None = the library's default
     calibration: str | None = None
+    policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
     lang: str = "ko"
     # --- URL inputs
     url_fetch: bool = False
@@ -89,7 +91,7 @@ class ServiceSettings:
             raise InvalidArgument(f"port must be within 0..65535, got {self.port}")
         for name in ("workers", "request_timeout", "max_body_bytes", "max_image_bytes", "max_image_pixels"):
             positive(name)
-        for name in ("max_faces", "max_active", "url_timeout"):
+        for name in ("max_faces", "max_photos", "max_active", "url_timeout"):
             positive(name)
         for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst"):
             if getattr(self, name) < 0:
@@ -108,6 +110,8 @@ class ServiceSettings:
             raise InvalidArgument("cors_origins must list origins; '*' is not accepted")
         if self.calibration is not None and not Path(self.calibration).is_file():
             raise InvalidArgument(f"calibration file not found: {self.calibration}")
+        if self.policy is not None and not Path(self.policy).is_file():
+            raise InvalidArgument(f"policy file not found: {self.policy}")
         if any(not k or len(k) < 16 for k in self.api_keys):
             raise InvalidArgument("API keys must be at least 16 characters long")
 
@@ -232,6 +236,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_image_bytes": parse_int,
     "max_image_pixels": parse_int,
     "max_faces": parse_int,
+    "max_photos": parse_int,
     "detector": _text,
     "models": lambda _k, raw: tuple(m.lower() for m in parse_csv(raw)),
     "metric": _text,
@@ -239,6 +244,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "min_confidence": _optional_float,
     "flip": _optional_bool,
     "calibration": _optional_text,
+    "policy": _optional_text,
     "lang": _lower_choice("ko", "en"),
     "url_fetch": parse_bool,
     "url_allow_private": parse_bool,

@@ -2,8 +2,10 @@
 
 A worker holds one :class:`~faceproof.FaceProof` per served recognition model. They share
 the worker's detector instance; the first (default) model's client also holds the
-attribute model. No object is shared between workers, so workers never wait on each
-other's locks.
+attribute model. The worker also owns the second detector that confirms selfie faces for
+check-profile's quality score (dlib HOG, as ``FaceProof.check_profile`` uses), or the
+reason it is unavailable. No object is shared between workers, so workers never wait on
+each other's locks.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..client import FaceProof
-from ..errors import InvalidArgument, UnknownBackend
+from ..client import FaceProof, confirming_detector
+from ..detect import Detector
+from ..errors import BackendUnavailable, InvalidArgument, UnknownBackend
 from ..io import ImageLimits, URLPolicy
 from ..types import BBox, Face
 from .settings import ServiceSettings
@@ -31,6 +34,10 @@ class Worker:
     index: int
     clients: dict[str, FaceProof]
     default_model: str
+    #: check-profile's face confirmer (dlib HOG), or None when its backend is not installed
+    confirmer: Detector | None = None
+    #: why ``confirmer`` is None (the registry's message, with what to install)
+    confirmer_missing: str | None = None
 
     def client(self, model: str | None = None) -> FaceProof:
         """The client for a recognition model served here (the default one for None)."""
@@ -52,6 +59,8 @@ class Worker:
         norms: dict[str, float] = {}
         image = _synthetic_face_image()
         face = _synthetic_face()
+        if self.confirmer is not None:
+            self.confirmer.detect(image)  # loads dlib's HOG detector
         for name, client in self.clients.items():
             client.warmup()
             client.detector.detect(image)
@@ -96,7 +105,13 @@ def build_worker(index: int, settings: ServiceSettings) -> Worker:
         )
         first = first or client
         clients[name] = client
-    return Worker(index=index, clients=clients, default_model=models[0])
+    confirmer: Detector | None = None
+    missing: str | None = None
+    try:
+        confirmer = confirming_detector("dlib")
+    except BackendUnavailable as exc:
+        missing = exc.message
+    return Worker(index=index, clients=clients, default_model=models[0], confirmer=confirmer, confirmer_missing=missing)
 
 
 def _synthetic_face() -> Face:

@@ -1,0 +1,194 @@
+"""``POST /v1/check-profile``: one verification selfie against a member's profile photos.
+
+The library's :func:`faceproof.profile.check_profile` behind the service's usual parsing,
+limits and pool. Its router is built per app (:func:`build_router`) because the number of
+photos a request may carry is a setting (``max_photos``), which the request parser and
+the OpenAPI document both use.
+
+HTTP status (see ``docs/service.md``): ``200`` whenever the selfie was usable, whatever
+the verdict and whatever the photos (an unreadable or faceless photo is a status in the
+result, never an HTTP error); a 4xx with the whole result *and* the error envelope when
+the selfie itself is the problem: the reading error's own status when it could not be
+read (422, 413, 415), ``422 no_face``, or ``422 selfie_unusable`` (several faces, too
+small, blurry, dark, overexposed, head turned too far; ``selfie.status`` says which).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..compare import Metric
+from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
+from ..policy import Policy
+from ..profile import PhotoCheck, PhotoStatus, ProfileCheck, SelfieCheck, SelfieStatus, check_profile, decide
+from .app import deadline_of, service_of
+from .errors import SelfieUnusable
+from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
+from .routes import _ERRORS, METRIC, MODEL, THRESHOLD, _check_model, report_response, server_timings
+from .schemas import CheckProfileResponse, ErrorResponse
+from .settings import ServiceSettings
+from .workers import Worker
+
+__all__ = ["build_router", "check_profile_spec", "photos_not_checked_note", "selfie_error", "with_unread_photos"]
+
+#: what the library notes when the selfie is unusable (kept identical for service-side failures)
+photos_not_checked_note = "the profile photos were not checked: the selfie is not usable"
+
+_SELFIE_MESSAGES: dict[SelfieStatus, str] = {
+    SelfieStatus.SEVERAL_FACES: "the selfie shows several faces of similar size; it must show the member alone",
+    SelfieStatus.FACE_TOO_SMALL: "the face in the selfie is too small",
+    SelfieStatus.TOO_BLURRY: "the selfie is too blurry",
+    SelfieStatus.TOO_DARK: "the selfie is too dark",
+    SelfieStatus.OVEREXPOSED: "the selfie is overexposed",
+    SelfieStatus.POSE_TOO_EXTREME: "the head in the selfie is turned too far from the camera",
+}
+
+
+def check_profile_spec(max_photos: int) -> RequestSpec:
+    """The request: a selfie, 1..``max_photos`` profile photos (each one's reading problem
+    is kept as its status), and the verify endpoint's recognition options."""
+    return RequestSpec(
+        images=(
+            ImageField("selfie", "origin", "the verification selfie (exactly one usable face)"),
+            ImageField(
+                "photos",
+                "target",
+                f"the member's profile photos, 1 to {max_photos}",
+                multiple=True,
+                max_count=max_photos,
+                keep_errors=True,
+            ),
+        ),
+        options=(MODEL, METRIC, THRESHOLD),
+    )
+
+
+def selfie_error(selfie: SelfieCheck) -> FaceProofError | None:
+    """The error an unusable selfie is answered with (None when it is usable)."""
+    if selfie.usable:
+        return None
+    if selfie.error is not None:  # unreadable: the loader's (or the service's) own error
+        return selfie.error
+    if selfie.status is SelfieStatus.UNREADABLE:  # pragma: no cover - the library always gives the error
+        return ImageDecodeError("the selfie could not be read").with_role("origin")
+    if selfie.status is SelfieStatus.NO_FACE:
+        return NoFaceError("no face was detected in the selfie").with_role("origin")
+    return SelfieUnusable(_SELFIE_MESSAGES[selfie.status]).with_role("origin")
+
+
+def with_unread_photos(result: ProfileCheck, photos: Sequence[bytes | ImageError]) -> ProfileCheck:
+    """``result`` (the library's check of the readable ``photos``) with the photos the
+    service could not take put back in their places as ``unreadable``.
+
+    Unreadable photos are not comparable, so they change neither the verdict nor the
+    "consistent other person" (both only look at comparable photos): only the indices
+    move. When the selfie is unusable no photo was checked, and the result stays as is.
+    """
+    if not result.selfie.usable or all(not isinstance(p, ImageError) for p in photos):
+        return result
+    positions = [i for i, p in enumerate(photos) if not isinstance(p, ImageError)]
+    checked = iter(result.photos)
+    merged = [
+        PhotoCheck(i, PhotoStatus.UNREADABLE, error=p.with_role("target"))
+        if isinstance(p, ImageError)
+        else dataclasses.replace(next(checked), index=i)
+        for i, p in enumerate(photos)
+    ]
+    return dataclasses.replace(
+        result, photos=tuple(merged), other_person_photos=tuple(positions[i] for i in result.other_person_photos)
+    )
+
+
+def _run(
+    worker: Worker,
+    policy: Policy,
+    selfie: bytes,
+    photos: Sequence[bytes | ImageError],
+    options: dict[str, Any],
+) -> ProfileCheck:
+    """The check on an inference worker, with the worker's own confirming detector (the
+    library's ``FaceProof.check_profile`` would build one per client)."""
+    client = worker.client(options.get("model"))
+    readable = [p for p in photos if not isinstance(p, ImageError)]
+    result = check_profile(
+        client,
+        selfie,
+        readable,
+        policy=policy,
+        threshold=options.get("threshold"),
+        metric=options.get("metric"),
+        confirm_with=worker.confirmer if policy.confirm != "none" else None,
+    )
+    return with_unread_photos(result, photos)
+
+
+def _unread_selfie(request: Request, exc: ImageError, options: dict[str, Any]) -> ProfileCheck:
+    """The result for a selfie the service itself could not take (bad base64, too large,
+    URL refused): the shape the library gives for an unreadable selfie."""
+    svc = service_of(request)
+    client = svc.reference.client(options.get("model"))
+    metric = Metric.parse(options.get("metric") or client.metric)
+    threshold = client.threshold_for(metric, options.get("threshold"))
+    width = svc.policy.band_width
+    selfie = SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
+    verdict, reasons = decide(selfie, (), svc.policy)
+    return ProfileCheck(
+        verdict=verdict,
+        reasons=reasons,
+        selfie=selfie,
+        photos=(),
+        metric=metric,
+        threshold=threshold,
+        band=(threshold.value * (1.0 - width), threshold.value * (1.0 + width)),
+        policy=svc.policy,
+        model=client.recognizer.name,
+        detector=client.detector.name,
+        notes=(photos_not_checked_note,),
+    )
+
+
+def build_router(settings: ServiceSettings) -> APIRouter:
+    """The router of ``POST /check-profile`` for an app with these settings."""
+    spec = check_profile_spec(settings.max_photos)
+    router = APIRouter(tags=["faces"])
+
+    @router.post(
+        "/check-profile",
+        summary="Is the member who took the selfie the person in their profile photos?",
+        openapi_extra=spec.openapi(),
+        response_model=CheckProfileResponse,
+        responses={
+            **_ERRORS,
+            422: {"model": ErrorResponse, "description": "the selfie is unreadable, has no face or is unusable"},
+            501: {"model": ErrorResponse, "description": "the face-confirmation backend is not installed"},
+        },
+    )
+    async def check_profile_endpoint(request: Request) -> JSONResponse:
+        svc = service_of(request)
+        if svc.policy.confirm != "none" and svc.reference.confirmer is None:
+            # a fresh exception each time (re-raising a stored one would grow its traceback)
+            raise BackendUnavailable(f"check-profile needs its face confirmation: {svc.reference.confirmer_missing}")
+        parsed = ParsedRequest()
+        try:
+            await read_request(request, spec, svc.settings, deadline_of(request), into=parsed)
+        except ImageError as exc:  # only the selfie gets here: photo problems are statuses
+            _check_model(request, parsed.options)
+            failed = _unread_selfie(request, exc, parsed.options)
+            return report_response(request, failed.to_dict(), exc, server_timings(request, None))
+        options = parsed.options
+        _check_model(request, options)
+        selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
+
+        def job(worker: Worker) -> ProfileCheck:
+            return _run(worker, policy, selfie, photos, options)
+
+        assert svc.pool is not None
+        result, waited = await svc.pool.run(job, deadline=deadline_of(request))
+        return report_response(request, result.to_dict(), selfie_error(result.selfie), server_timings(request, waited))
+
+    return router
