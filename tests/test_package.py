@@ -93,3 +93,27 @@ def test_warmup_loads_and_runs_every_model():
     assert fp.detector._net is not None and fp.recognizer._net is not None
     assert fp.attribute_model._gender is not None and fp.attribute_model._age is not None
     FaceProof(model="dlib", attributes=()).warmup()  # the other recognizer too
+
+
+def test_dlib_as_a_confirming_detector_needs_only_dlib(monkeypatch):
+    """face_recognition_models (the dlib extra) carries the 68-point model; confirming a face
+    needs no landmarks, so check_profile works with the core dependencies alone."""
+    import importlib.util
+
+    import numpy as np
+
+    from faceproof.client import confirming_detector
+
+    real_find_spec = importlib.util.find_spec
+    real_package_dir = models._package_dir
+    missing = "face_recognition_models"
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == missing else real_find_spec(name, *a)
+    )
+    monkeypatch.setattr(models, "_package_dir", lambda pkg: None if pkg == missing else real_package_dir(pkg))
+    assert confirming_detector("dlib").detect(np.zeros((64, 64, 3), np.uint8)) == []
+    # as the main detector it needs the 68-point landmarks, and says what to install
+    detector = registry.create("detector", "dlib")
+    with pytest.raises(errors.ModelFileError) as info:
+        detector.load()
+    assert "pip install 'faceproof[dlib]'" in str(info.value)

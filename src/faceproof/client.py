@@ -343,10 +343,13 @@ class FaceProof:
         :class:`~faceproof.errors.InvalidArgument`. Knobs: :class:`~faceproof.policy.Policy`
         (``data/policy.json`` by default). See ``docs/policy.md``.
         """
+        from .policy import Policy
         from .profile import check_profile
 
+        pol = Policy.coerce(policy)
+        confirm_with = self._confirmer() if pol.confirm != "none" else None
         return check_profile(
-            self, selfie, photos, policy=policy, threshold=threshold, metric=metric, confirm_with=self._confirmer()
+            self, selfie, photos, policy=pol, threshold=threshold, metric=metric, confirm_with=confirm_with
         )
 
     def _confirmer(self) -> Detector:

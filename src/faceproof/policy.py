@@ -109,6 +109,10 @@ class Policy:
             raise InvalidArgument(f"cannot read policy file {path}: {exc}") from exc
         return cls.from_dict(doc, base)
 
+    def band(self, threshold: float) -> tuple[float, float]:
+        """The uncertainty band around a distance threshold: ``t * (1 -/+ band_width)``."""
+        return (threshold * (1.0 - self.band_width), threshold * (1.0 + self.band_width))
+
     @classmethod
     def coerce(cls, value: Policy | Mapping[str, Any] | str | Path | None) -> Policy:
         """A policy from a :class:`Policy`, a dict in the file's layout, a path, or None (built-in)."""

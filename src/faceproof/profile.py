@@ -497,7 +497,7 @@ def check_profile(
         thr = fp.default_threshold
     else:
         thr = fp.threshold_for(metric_, threshold)
-    band = (thr.value * (1.0 - pol.band_width), thr.value * (1.0 + pol.band_width))
+    band = pol.band(thr.value)
     timings: dict[str, float] = {}
     notes: list[str] = []
     start = time.perf_counter()

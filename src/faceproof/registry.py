@@ -56,9 +56,10 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
             "detector",
             "dlib",
             "faceproof.detect:DlibHogDetector",
-            ("dlib", "face_recognition_models"),
-            "dlib",
-            "dlib HOG frontal-face detector with 68-point landmarks reduced to 5",
+            ("dlib",),
+            None,
+            "dlib HOG frontal-face detector; its 5 landmarks come from dlib's 68-point predictor "
+            "(faceproof[dlib]); without landmarks (as a confirming detector) it needs only dlib",
             ("dlib_landmarks_68",),
         ),
         BackendSpec(

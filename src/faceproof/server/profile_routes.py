@@ -134,7 +134,6 @@ def _unread_selfie(request: Request, exc: ImageError, options: dict[str, Any]) -
     client = svc.reference.client(options.get("model"))
     metric = Metric.parse(options.get("metric") or client.metric)
     threshold = client.threshold_for(metric, options.get("threshold"))
-    width = svc.policy.band_width
     selfie = SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
     verdict, reasons = decide(selfie, (), svc.policy)
     return ProfileCheck(
@@ -144,7 +143,7 @@ def _unread_selfie(request: Request, exc: ImageError, options: dict[str, Any]) -
         photos=(),
         metric=metric,
         threshold=threshold,
-        band=(threshold.value * (1.0 - width), threshold.value * (1.0 + width)),
+        band=svc.policy.band(threshold.value),
         policy=svc.policy,
         model=client.recognizer.name,
         detector=client.detector.name,
