@@ -34,6 +34,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from faceproof import FaceProof
 from faceproof.client import confirming_detector
@@ -528,6 +529,51 @@ def main() -> None:
         f"similarity {1 - thr * (1 + policy.band_width):.4f} .. {1 - thr * (1 - policy.band_width):.4f} is uncertain.\n"
     )
     out.append(table(["selfie", "photo", "similarity (estimated yaw, quality)"], [sim_row(a, b) for a, b in examples]))
+
+    # ---- 8. the pose checks and the cost quoted in docs/policy.md, on the licensed photos
+    rows = []
+    for name in ("pytopenface/chirac4.jpg", "max_facial_recognizer/Chris.jpeg", "pytopenface/obama1.jpg"):
+        img = fp.load_image(photos / name)
+        (face,) = fp.detect(img)
+        (mirrored,) = fp.detect(np.ascontiguousarray(img[:, ::-1]))
+        h, w = img.shape[:2]
+        turned = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0), (w, h))
+        (rotated,) = fp.detect(turned)
+        pose, pose_m, pose_r = (estimate_pose(f.landmarks) for f in (face, mirrored, rotated))
+        rows.append(
+            [
+                f"`{name}`",
+                f"{pose.yaw:+.0f} / {pose_m.yaw:+.0f}",
+                f"{pose.roll:+.1f} / {pose_m.roll:+.1f}",
+                f"{pose_r.roll - pose.roll:+.1f}",
+            ]
+        )
+    out.append("\n### Licensed photos: pose under mirroring and a 15 degree counter-clockwise turn\n")
+    out.append(table(["photo", "yaw / mirrored yaw", "roll / mirrored roll", "roll change when turned 15 deg"], rows))
+
+    # a 20 px wide face, built as tests/test_quality.py's tiny_face builds it
+    portrait = fp.load_image(photos / "pytopenface/obama1.jpg")
+    (face,) = fp.detect(portrait)
+    pil = Image.fromarray(portrait)
+    scale = 20 / face.bbox.width
+    small = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (320, 320), (120, 120, 120))
+    canvas.paste(small, ((320 - small.width) // 2, (320 - small.height) // 2))
+    tiny = np.asarray(canvas)
+    tiny_faces = [assess_face(tiny, f, policy.quality) for f in fp.detect(tiny)]
+    townhall = fp.load_image(photos / "kerns_dummy/obama_fatherhood_townhall.jpg")
+    faces = fp.detect(townhall)
+    t = time.perf_counter()
+    for _ in range(50):
+        for f in faces:
+            assess_face(townhall, f, policy.quality)
+    per_face = (time.perf_counter() - t) * 1000 / (50 * len(faces))
+    out.append(
+        "\nA 20 px wide face (obama1 shrunk onto a 320x320 canvas, as in `tests/test_quality.py`): "
+        + (", ".join(f"{fq.inter_eye_px:.1f} px between the eyes" for fq in tiny_faces) or "no face found")
+        + f". Quality measures without the second detector: {per_face:.2f} ms per face "
+        f"(the town hall photo's {len(faces)} faces, 50 repetitions)."
+    )
 
     text = "\n".join(out) + "\n"
     print(text)
