@@ -8,16 +8,25 @@ be synthesised well, so accuracy is also binned by the estimated yaw/pitch of th
 undegraded pairs. Each table reports what the quality measures read on the degraded face,
 so the thresholds in ``src/faceproof/data/policy.json`` can be read off them.
 
+It measures the library's default configuration (``FaceProof()``: detector, model, flip
+TTA and the distance threshold in force come from the client, the quality limits and the
+band from ``Policy.default()``) and prints that configuration at the top of its output;
+``--no-flip`` measures ``FaceProof(flip=False)`` (and its own threshold) instead.
+
     flock /tmp/faceproof-cpu.lock python bench/quality.py --out docs/policy-measurements.md
 
-Everything is deterministic (no random numbers); embeddings are cached under --cache.
+Everything is deterministic (no random numbers); detections and embeddings are cached
+under --cache, keyed by the client configuration and the weights' SHA-256 (a flip and a
+no-flip run never share a cache entry).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import itertools
+import json
 import math
 import pickle
 import time
@@ -27,14 +36,21 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from faceproof import FaceProof
-from faceproof.detect import DlibHogDetector
+from faceproof import FaceProof, registry
+from faceproof.client import confirming_detector
+from faceproof.compare import Metric, distance_matrix, embeddings_of, similarity_matrix
 from faceproof.embed import embed_faces
+from faceproof.evaluate import ClientConfig
+from faceproof.models import MODEL_FILES
+from faceproof.policy import Policy
 from faceproof.quality import assess_face, confirmations, estimate_pose, face_frame
 from faceproof.types import Face
 
 Degrade = Callable[[np.ndarray], np.ndarray]
+#: (same person, predicted same, reference measures, probe measures, distance) of one pair
+Outcome = tuple[bool, bool, dict[str, Any] | None, dict[str, Any] | None, float | None]
 
 
 def shrink(factor: float) -> Degrade:
@@ -93,7 +109,7 @@ def measures(img: np.ndarray, face: Face | None) -> dict[str, Any] | None:
     return {
         "nose_drop": float(frame[2, 1]),
         "mouth_drop": float(frame[3:, 1].mean()),
-        "emb": face.embedding,
+        "face": face,
         "ie": q.inter_eye_px,
         "sharp": q.sharpness,
         "bright": q.brightness,
@@ -130,13 +146,20 @@ def main() -> None:
     ap.add_argument("--pairs", default="pairs_dev_test.csv")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/faceproof-bench-quality"))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--no-flip", action="store_true", help="measure FaceProof(flip=False) instead of the default")
     args = ap.parse_args()
     lfw = args.testdata / "lfw_view1"
     pairs = load_pairs(lfw, args.pairs)
-    fp = FaceProof(attributes=())
-    thr = fp.default_threshold.value
+    fp = FaceProof(attributes=(), flip=not args.no_flip)
+    flip = bool(getattr(fp.recognizer, "flip", False))
+    policy = Policy.default()
+    threshold = fp.default_threshold
+    thr = threshold.value
     args.cache.mkdir(parents=True, exist_ok=True)
-    tag = f"{fp.detector.name}-{fp.recognizer.name}-{args.pairs}"
+    # the configuration and the weights name the cache: embeddings with and without flip
+    # TTA differ, and the recogniser's name alone does not say which
+    config = ClientConfig(detector=fp.detector.name, model=fp.recognizer.name, flip=flip)
+    tag = f"{fp.detector.name}-{fp.recognizer.name}-{config.key()}-{args.pairs}"
     firsts = sorted({a for a, _, _ in pairs})
     seconds = sorted({b for _, b, _ in pairs})
 
@@ -160,20 +183,45 @@ def main() -> None:
         name: cached(name, seconds, fn) for name, (_, _, fn) in CONDITIONS.items()
     }
 
-    def outcomes(name: str) -> list[tuple[bool, bool, dict[str, Any] | None, dict[str, Any] | None, float | None]]:
-        """(same, predicted, reference, probe, distance) per pair; a missing face is a rejection."""
-        res = []
-        for a, b, same in pairs:
-            ra, rb = ref[a], results[name][b]
-            dist = None if ra is None or rb is None else 1.0 - float(ra["emb"] @ rb["emb"])
-            res.append((same, dist is not None and dist <= thr, ra, rb, dist))
-        return res
+    raw = fp.metric is Metric.EUCLIDEAN
+    decided: dict[str, list[Outcome]] = {}
+
+    def outcomes(name: str) -> list[Outcome]:
+        """(same, predicted, reference, probe, distance) per pair, the distance in the
+        client's metric by the library's own distance_matrix; a missing face is a rejection."""
+        if name not in decided:
+            res: list[Outcome] = []
+            for a, b, same in pairs:
+                ra, rb = ref[a], results[name][b]
+                dist = None
+                if ra is not None and rb is not None:
+                    ea, eb = embeddings_of([ra["face"]], raw=raw), embeddings_of([rb["face"]], raw=raw)
+                    dist = float(distance_matrix(ea, eb, fp.metric)[0, 0])
+                res.append((same, dist is not None and dist <= thr, ra, rb, dist))
+            decided[name] = res
+        return decided[name]
 
     out: list[str] = []
+    command = "python bench/quality.py" + (" --no-flip" if args.no_flip else "")
+    if args.pairs != "pairs_dev_test.csv":
+        command += f" --pairs {args.pairs}"
+    q = policy.quality
+    if args.out:
+        command += f" --out {args.out}"
+    out.append(f"Generated by `flock /tmp/faceproof-cpu.lock {command}`.\n")
+    out.append(
+        f"Configuration: `FaceProof({'flip=False' if args.no_flip else ''})`: detector {fp.detector.name}, "
+        f"model {fp.recognizer.name}, flip TTA **{'on' if flip else 'off'}**, metric {fp.metric.value}, "
+        f"threshold **{thr}** (`fp.default_threshold`, table key `{fp.threshold_key}`: {threshold.source}). "
+        "Quality limits and band from `Policy.default()` (`data/policy.json`): "
+        f"inter-eye >= {q.min_inter_eye_px:g} px, "
+        f"sharpness >= {q.min_sharpness:g}, brightness {q.min_brightness:g}..{q.max_brightness:g}, "
+        f"clipped <= {q.max_clipped:g}, abs(yaw) <= {q.max_abs_yaw:g}, abs(pitch) <= {q.max_abs_pitch:g}, "
+        f"band width {policy.band_width:g}, review below quality {policy.review_below_quality:g}.\n"
+    )
     out.append(
         f"LFW View 1 `{args.pairs}`: {len(pairs)} pairs ({sum(s for *_, s in pairs)} same). "
-        f"Model {fp.recognizer.name}, detector {fp.detector.name}, metric {fp.metric.value}, "
-        f"threshold {thr} (`fp.default_threshold`). A pair whose degraded image has no face counts as a "
+        "A pair whose degraded image has no face counts as a "
         "rejection (an error for a same pair, correct for a different pair)."
     )
 
@@ -242,11 +290,12 @@ def main() -> None:
                     len(sel),
                     pct(sum(o[1] for o in same), len(same)),
                     pct(sum(not o[1] for o in diff), len(diff)),
+                    sum(o[1] != o[0] for o in sel),
                     pct(sum(o[1] == o[0] for o in sel), len(sel)),
                 ]
             )
         out.append(f"\n### {title}\n")
-        out.append(table([key, "pairs", "same accepted %", "different rejected %", "accuracy %"], rows))
+        out.append(table([key, "pairs", "same accepted %", "different rejected %", "errors", "accuracy %"], rows))
 
     binned(
         "Accuracy by inter-eye distance (clean + shrunk)",
@@ -303,34 +352,65 @@ def main() -> None:
                     len(sel),
                     pct(sum(o[1] for o in same), len(same)),
                     pct(sum(not o[1] for o in diff), len(diff)),
+                    sum(o[1] != o[0] for o in sel),
                     pct(sum(o[1] == o[0] for o in sel), len(sel)),
                 ]
             )
         out.append(f"\n### Accuracy by estimated |{key}| (larger of the two faces, real undegraded pairs)\n")
         out.append(
-            table([f"max abs {key} (deg)", "pairs", "same accepted %", "different rejected %", "accuracy %"], rows)
+            table(
+                [f"max abs {key} (deg)", "pairs", "same accepted %", "different rejected %", "errors", "accuracy %"],
+                rows,
+            )
         )
 
     # ---- 4. the uncertainty band: pairs inside thr*(1-w) .. thr*(1+w) go to review
-    rows = []
-    for w in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
-        lo, hi = thr * (1 - w), thr * (1 + w)
-        inside = [o for o in clean if lo < o[4] <= hi] if w > 0 else []
-        outside = [o for o in clean if not (lo < o[4] <= hi)] if w > 0 else clean
-        errors_all = sum(o[1] != o[0] for o in clean)
-        errors_out = sum(o[1] != o[0] for o in outside)
-        rows.append(
-            [
-                f"{w:g}",
-                f"{lo:.3f} .. {hi:.3f}",
-                pct(len(inside), len(clean)),
-                f"{errors_all - errors_out} of {errors_all}",
-                pct(sum(o[1] == o[0] for o in outside), len(outside)),
-            ]
+    def band_table(title: str, sel: list[Any]) -> None:
+        rows = []
+        errors_all = sum(o[1] != o[0] for o in sel)
+        for w in sorted({0.0, 0.05, 0.1, 0.15, 0.2, 0.3, policy.band_width}):
+            lo, hi = thr * (1 - w), thr * (1 + w)
+            inside = [o for o in sel if lo < o[4] <= hi] if w > 0 else []
+            outside = [o for o in sel if not (lo < o[4] <= hi)] if w > 0 else sel
+            caught = errors_all - sum(o[1] != o[0] for o in outside)
+            rows.append(
+                [
+                    f"**{w:g} (default)**" if w == policy.band_width else f"{w:g}",
+                    f"{lo:.3f} .. {hi:.3f}",
+                    f"{len(inside)} ({pct(len(inside), len(sel))} %)",
+                    f"{caught} of {errors_all}",
+                    f"{len(inside) / caught:.1f}" if caught else "-",
+                    pct(sum(o[1] == o[0] for o in outside), len(outside)),
+                ]
+            )
+        out.append(f"\n### {title}\n")
+        out.append(
+            table(
+                [
+                    "band width w",
+                    "distance band",
+                    f"pairs sent to review (of {len(sel)})",
+                    "errors caught",
+                    "reviews per error caught",
+                    "accuracy outside %",
+                ],
+                rows,
+            )
         )
-    out.append("\n### Uncertainty band (clean pairs with a face on both sides)\n")
-    out.append(
-        table(["band width w", "distance band", "pairs sent to review %", "errors caught", "accuracy outside %"], rows)
+
+    band_table("Uncertainty band (clean pairs with a face on both sides)", clean)
+    # what check_profile compares: the degraded face must be usable (an unusable face is
+    # never "present"); the same LFW pairs recur across conditions, so these are not
+    # independent pairs, but they hold more errors near the threshold than the clean set
+    compared = [
+        o
+        for name in CONDITIONS
+        for o in outcomes(name)
+        if o[2] is not None and o[3] is not None and o[2]["usable"] and o[3]["usable"]
+    ]
+    band_table(
+        f"Uncertainty band (all {len(CONDITIONS)} conditions pooled, both faces usable: what check_profile compares)",
+        compared,
     )
 
     # ---- 5. pose estimator checks on the real images: mirror and in-plane rotation
@@ -389,8 +469,8 @@ def main() -> None:
     )
 
     # ---- 6. the second detector: cost and how often it confirms
-    dlib_det = DlibHogDetector(0.25, landmarks=False)
-    dlib_det.load()
+    dlib_det = confirming_detector("dlib")  # the one the library confirms faces with
+    getattr(dlib_det, "load", lambda: None)()
     photos = args.testdata / "photos"
     rows = []
     for label, images in (
@@ -432,6 +512,149 @@ def main() -> None:
             ["images", "n", "YuNet faces", "confirmed by dlib %", "YuNet ms / image", "dlib confirmation ms / image"],
             rows,
         )
+    )
+
+    # accuracy by whether dlib confirms a face: check_profile confirms the selfie by default
+    # and multiplies an unconfirmed face's score by unconfirmed_factor. Measured on the
+    # second (degraded) faces the library would compare, as with confirm: "all"; the
+    # confirmations are cached like the embeddings (they do not depend on the recogniser).
+    # the faces (same with or without flip) and the detectors' weights name this cache
+    detector_files = sorted(
+        {f for n in (*fp.detector.name.split("+"), "dlib") for f in registry.get_spec("detector", n).model_files}
+    )
+    detector_key = hashlib.sha256(
+        json.dumps({f: MODEL_FILES[f].sha256 for f in detector_files}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+
+    def confirmed_of(name: str, fn: Degrade, measured: dict[str, dict[str, Any] | None]) -> dict[str, bool]:
+        path = args.cache / f"{fp.detector.name}-dlib-confirm-{detector_key}-{args.pairs}-{name.replace(' ', '_')}.pkl"
+        if path.exists():
+            with path.open("rb") as fh:
+                done: dict[str, bool] = pickle.load(fh)
+            return done
+        done = {
+            p: confirmations(fn(fp.load_image(lfw / p)), [m["face"]], dlib_det)[0]
+            for p, m in measured.items()
+            if m is not None
+        }
+        with path.open("wb") as fh:
+            pickle.dump(done, fh)
+        return done
+
+    confirmed_ref = confirmed_of("reference", lambda img: img, ref)
+    rows = []
+    for label, want in (("confirmed", True), ("not confirmed", False)):
+        sel = []
+        for name, (_, _, fn) in CONDITIONS.items():
+            confirmed = confirmed_of(name, fn, results[name])
+            sel += [
+                o
+                for (_, b, _), o in zip(pairs, outcomes(name), strict=True)
+                if o[2] is not None and o[3] is not None and o[2]["usable"] and o[3]["usable"] and confirmed[b] is want
+            ]
+        same = [o for o in sel if o[0]]
+        diff = [o for o in sel if not o[0]]
+        rows.append(
+            [
+                label,
+                len(sel),
+                pct(sum(o[1] for o in same), len(same)),
+                pct(sum(not o[1] for o in diff), len(diff)),
+                sum(o[1] != o[0] for o in sel),
+                pct(sum(o[1] == o[0] for o in sel), len(sel)),
+            ]
+        )
+    out.append(
+        f"\nConfirmation and accuracy: {sum(confirmed_ref.values())} of {len(confirmed_ref)} distinct clean LFW "
+        "subject faces (the selfies) are confirmed. Pairs of all conditions pooled, both faces usable, by whether "
+        "dlib confirms the second (degraded) face (an unconfirmed face's score is multiplied by "
+        f"`unconfirmed_factor` = {policy.quality.unconfirmed_factor:g}):\n"
+    )
+    out.append(table(["second face", "pairs", "same accepted %", "different rejected %", "errors", "accuracy %"], rows))
+
+    # ---- 7. the licensed-photo examples quoted in docs/policy.md (tests/test_profile.py)
+    def sim_row(selfie: str, photo: str) -> list[str]:
+        (ref_face,) = fp.represent(photos / selfie)  # single-face portraits
+        img = fp.load_image(photos / photo)
+        faces = embed_faces(fp.recognizer, img, fp.detect(img))
+        sims = similarity_matrix(embeddings_of([ref_face]), embeddings_of(faces))[0]
+        cells = []
+        for f, sim in zip(faces, sims, strict=True):
+            fq = assess_face(img, f, policy.quality)
+            cells.append(
+                f"{float(sim):.3f} (yaw {fq.pose.yaw:.0f}, "
+                f"{'usable' if fq.usable else '/'.join(i.value for i in fq.blocking)})"
+            )
+        return [f"`{selfie}`", f"`{photo}`", "; ".join(cells)]
+
+    examples = [
+        ("pytopenface/obama1.jpg", p)
+        for p in (
+            "pytopenface/obama2.jpg",
+            "pytopenface/obama3.jpg",
+            "kerns_dummy/obama_nasa_hq_photo.jpg",
+            "kerns_dummy/obama_fatherhood_townhall.jpg",
+            "pytopenface/chirac1.jpg",
+            "pytopenface/chirac2.jpg",
+            "pytopenface/chirac4.jpg",
+        )
+    ] + [("us_presidents/President_46.png", "kerns_dummy/obama_fatherhood_townhall.jpg")]
+    out.append(
+        f"\n### Licensed photos: cosine similarity of the selfie's face to each face of the photo (left to right)\n\n"
+        f"Threshold {thr:.4f} ({fp.metric.value} distance); band (default width {policy.band_width:g}): distance "
+        f"{thr * (1 - policy.band_width):.4f} .. {thr * (1 + policy.band_width):.4f} is uncertain"
+        + (
+            f", i.e. similarity {1 - thr * (1 + policy.band_width):.4f} .. {1 - thr * (1 - policy.band_width):.4f} "
+            f"(match: similarity >= {1 - thr:.4f}).\n"
+            if fp.metric is Metric.COSINE
+            else ".\n"
+        )
+    )
+    out.append(table(["selfie", "photo", "similarity (estimated yaw, quality)"], [sim_row(a, b) for a, b in examples]))
+
+    # ---- 8. the pose checks and the cost quoted in docs/policy.md, on the licensed photos
+    rows = []
+    for name in ("pytopenface/chirac4.jpg", "max_facial_recognizer/Chris.jpeg", "pytopenface/obama1.jpg"):
+        img = fp.load_image(photos / name)
+        (face,) = fp.detect(img)
+        (mirrored,) = fp.detect(np.ascontiguousarray(img[:, ::-1]))
+        h, w = img.shape[:2]
+        turned = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0), (w, h))
+        (rotated,) = fp.detect(turned)
+        pose, pose_m, pose_r = (estimate_pose(f.landmarks) for f in (face, mirrored, rotated))
+        rows.append(
+            [
+                f"`{name}`",
+                f"{pose.yaw:+.0f} / {pose_m.yaw:+.0f}",
+                f"{pose.roll:+.1f} / {pose_m.roll:+.1f}",
+                f"{pose_r.roll - pose.roll:+.1f}",
+            ]
+        )
+    out.append("\n### Licensed photos: pose under mirroring and a 15 degree counter-clockwise turn\n")
+    out.append(table(["photo", "yaw / mirrored yaw", "roll / mirrored roll", "roll change when turned 15 deg"], rows))
+
+    # a 20 px wide face, built as tests/test_quality.py's tiny_face builds it
+    portrait = fp.load_image(photos / "pytopenface/obama1.jpg")
+    (face,) = fp.detect(portrait)
+    pil = Image.fromarray(portrait)
+    scale = 20 / face.bbox.width
+    small = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (320, 320), (120, 120, 120))
+    canvas.paste(small, ((320 - small.width) // 2, (320 - small.height) // 2))
+    tiny = np.asarray(canvas)
+    tiny_faces = [assess_face(tiny, f, policy.quality) for f in fp.detect(tiny)]
+    townhall = fp.load_image(photos / "kerns_dummy/obama_fatherhood_townhall.jpg")
+    faces = fp.detect(townhall)
+    t = time.perf_counter()
+    for _ in range(50):
+        for f in faces:
+            assess_face(townhall, f, policy.quality)
+    per_face = (time.perf_counter() - t) * 1000 / (50 * len(faces))
+    out.append(
+        "\nA 20 px wide face (obama1 shrunk onto a 320x320 canvas, as in `tests/test_quality.py`): "
+        + (", ".join(f"{fq.inter_eye_px:.1f} px between the eyes" for fq in tiny_faces) or "no face found")
+        + f". Quality measures without the second detector: {per_face:.2f} ms per face "
+        f"(the town hall photo's {len(faces)} faces, 50 repetitions)."
     )
 
     text = "\n".join(out) + "\n"
