@@ -4,7 +4,8 @@ synthetic close-ups of the licensed test photos, and the time each size costs.
 The close-up pass exists for faces too large for the 640-px main pass (a selfie taken at
 arm's length, or closer). It runs on the image shrunk to ``--sizes`` px (long side) with
 25 % black padding and keeps faces at least 35 % of the long side. A smaller pass is
-cheaper; the question is what it costs in detection and landmark precision.
+cheaper; the question is what it costs in detection and landmark precision. Size 0 is
+the pyramid without the close-up pass (what the main pass alone misses).
 
 For every single-face photo of ``photos/manifest.csv`` the face is detected on the whole
 photo with the default detector (its landmarks are the reference), then square crops
@@ -43,8 +44,10 @@ FILLS = (0.35, 0.45, 0.6, 0.8, 0.95, 1.1)
 
 
 def variant(close_up_side: int) -> YuNetDetector:
-    """The default pyramid with the close-up pass at ``close_up_side``."""
+    """The default pyramid with the close-up pass at ``close_up_side`` (0: without it)."""
     default = YuNetDetector()
+    if close_up_side == 0:
+        return YuNetDetector(passes=tuple(p for p in default.passes if p.pad == 0))
     passes = tuple(
         PyramidPass(close_up_side, p.pad, p.min_rel, p.max_rel, p.extra_confidence) if p.pad > 0 else p
         for p in default.passes
@@ -71,7 +74,7 @@ def close_up(image: np.ndarray, face: Face, fill: float, side_px: int = 1080) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "testdata")
-    ap.add_argument("--sizes", default="320,256,224,192", help="close-up pass sizes (first: default)")
+    ap.add_argument("--sizes", default="320,256,224,192,0", help="close-up pass sizes (0: none)")
     ap.add_argument("--repeat", type=int, default=40)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
