@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -369,7 +370,7 @@ def main() -> None:
         rows = []
         errors_all = sum(o[1] != o[0] for o in sel)
         for w in sorted({0.0, 0.05, 0.1, 0.15, 0.2, 0.3, policy.band_width}):
-            lo, hi = thr * (1 - w), thr * (1 + w)
+            lo, hi = dataclasses.replace(policy, band_width=w).band(thr)  # the library's band
             inside = [o for o in sel if lo < o[4] <= hi] if w > 0 else []
             outside = [o for o in sel if not (lo < o[4] <= hi)] if w > 0 else sel
             caught = errors_all - sum(o[1] != o[0] for o in outside)
