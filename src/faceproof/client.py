@@ -240,8 +240,18 @@ class FaceProof:
                     raise
                 timings["total"] = _ms(start)
                 logger.info("verify: %s image rejected: %s", role, exc.code)
-                return self._verify_result(
-                    code, metric_, thr, error=exc.with_role(role), timings=timings, lang=lang_, notes=notes, **sides
+                return VerifyResult.failed(
+                    code,
+                    exc.with_role(role),
+                    metric=metric_,
+                    threshold=thr,
+                    model=self.recognizer.name,
+                    detector=self.detector.name,
+                    origin_faces=sides.get("origin", ()),
+                    target_faces=sides.get("target", ()),
+                    timings_ms=timings,
+                    lang=lang_,
+                    notes=notes,
                 )
         t = time.perf_counter()
         sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
@@ -418,39 +428,6 @@ class FaceProof:
         faces = embed_faces(self.recognizer, image, faces)
         timings[f"{role}_embed"] = _ms(t)
         return faces
-
-    def _verify_result(
-        self,
-        code: VerifyCode,
-        metric: Metric,
-        thr: Threshold,
-        *,
-        error: FaceProofError,
-        timings: dict[str, float],
-        lang: Lang,
-        notes: Sequence[str],
-        origin: Sequence[Face] = (),
-        target: Sequence[Face] = (),
-    ) -> VerifyResult:
-        import numpy as np
-
-        empty = np.zeros((len(origin), len(target)), np.float32)
-        return VerifyResult(
-            code=code,
-            similarity=empty,
-            distances=empty.copy(),
-            matches=empty.astype(bool),
-            metric=metric,
-            threshold=thr,
-            model=self.recognizer.name,
-            detector=self.detector.name,
-            origin_faces=tuple(origin),
-            target_faces=tuple(target),
-            error=error,
-            timings_ms=timings,
-            lang=lang,
-            notes=tuple(notes),
-        )
 
 
 def _load_calibration(path: Path) -> ThresholdTable:

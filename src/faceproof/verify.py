@@ -58,6 +58,42 @@ class VerifyResult:
     lang: Lang = "ko"
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def failed(
+        cls,
+        code: VerifyCode,
+        error: FaceProofError,
+        *,
+        metric: Metric,
+        threshold: Threshold | None,
+        model: str,
+        detector: str,
+        origin_faces: Sequence[Face] = (),
+        target_faces: Sequence[Face] = (),
+        timings_ms: dict[str, float] | None = None,
+        lang: Lang = "ko",
+        notes: Sequence[str] = (),
+    ) -> VerifyResult:
+        """The result of a comparison that could not be made: ``error`` attached, the
+        faces found so far kept, and matrices of their shape with nothing compared."""
+        empty = np.zeros((len(origin_faces), len(target_faces)), np.float32)
+        return cls(
+            code=code,
+            similarity=empty,
+            distances=empty.copy(),
+            matches=empty.astype(bool),
+            metric=metric,
+            threshold=threshold,
+            model=model,
+            detector=detector,
+            origin_faces=tuple(origin_faces),
+            target_faces=tuple(target_faces),
+            error=error,
+            timings_ms=timings_ms if timings_ms is not None else {},
+            lang=lang,
+            notes=tuple(notes),
+        )
+
     @property
     def ok(self) -> bool:
         """True when the comparison could be made (whatever its verdict)."""

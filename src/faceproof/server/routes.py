@@ -151,17 +151,13 @@ def _failed_verify(request: Request, exc: ImageError, options: dict[str, Any]) -
     client = service_of(request).reference.client(options.get("model"))
     metric = Metric.parse(options.get("metric") or client.metric)
     threshold = client.threshold_for(metric, options.get("threshold"))
-    empty = np.zeros((0, 0), np.float32)
-    return VerifyResult(
-        code=VerifyCode(code),
-        similarity=empty,
-        distances=empty.copy(),
-        matches=empty.astype(bool),
+    return VerifyResult.failed(
+        VerifyCode(code),
+        exc,
         metric=metric,
         threshold=threshold,
         model=client.recognizer.name,
         detector=client.detector.name,
-        error=exc,
         lang=options.get("lang") or client.lang,
     )
 
