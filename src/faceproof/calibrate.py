@@ -34,7 +34,7 @@ import numpy as np
 
 from .compare import Metric, ThresholdTable
 from .errors import InvalidArgument
-from .evaluate import best_threshold, rates_at
+from .evaluate import best_threshold, check_scores, rates_at
 
 __all__ = [
     "CalibrationResult",
@@ -121,12 +121,7 @@ def calibrate_scores(
     """A threshold for the objective on these pairs, with a 95 % bootstrap interval."""
     if objective not in OBJECTIVES:
         raise InvalidArgument(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    d = np.asarray(distances, dtype=np.float64).reshape(-1)
-    y = np.asarray(labels, dtype=bool).reshape(-1)
-    if d.shape != y.shape:
-        raise InvalidArgument(f"{d.size} distances but {y.size} labels")
-    if np.isnan(d).any():
-        raise InvalidArgument("distances must not be NaN (use inf for a pair that cannot be compared)")
+    d, y = check_scores(distances, labels)
     same, diff = d[y], d[~y]
     if same.size == 0 or diff.size == 0:
         raise InvalidArgument("calibration needs both same-person and different-person pairs")

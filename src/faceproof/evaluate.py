@@ -55,6 +55,7 @@ __all__ = [
     "assign_folds",
     "auc",
     "best_threshold",
+    "check_scores",
     "eer",
     "embed_image",
     "embed_images",
@@ -499,7 +500,8 @@ def pair_distances(
     return out
 
 
-def _check_scores(distances: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_scores(distances: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and labels as flat float64/bool arrays of one length; NaN refused."""
     d = np.asarray(distances, dtype=np.float64).reshape(-1)
     y = np.asarray(labels, dtype=bool).reshape(-1)
     if d.shape != y.shape:
@@ -513,7 +515,7 @@ def roc(distances: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """(far, tar, thresholds): one point per distinct finite distance, plus the start
     (threshold -inf: nothing accepted) and the end (threshold inf: everything accepted,
     pairs that could not be compared included)."""
-    d, y = _check_scores(distances, labels)
+    d, y = check_scores(distances, labels)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         raise InvalidArgument("a ROC needs both same-person and different-person pairs")
@@ -570,7 +572,7 @@ def best_threshold(distances: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     """(threshold, accuracy): the threshold with the highest accuracy, placed midway
     between two consecutive distinct distances; of equally accurate thresholds the
     smallest (the stricter) wins."""
-    d, y = _check_scores(distances, labels)
+    d, y = check_scores(distances, labels)
     if d.size == 0:
         raise InvalidArgument("no pairs to choose a threshold on")
     finite = np.unique(d[np.isfinite(d)])
@@ -590,7 +592,7 @@ def best_threshold(distances: np.ndarray, labels: np.ndarray) -> tuple[float, fl
 def rates_at(distances: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Accuracy, TPR (same-person pairs accepted), TNR (different-person pairs rejected),
     FAR = 1 - TNR, FRR = 1 - TPR at a threshold."""
-    d, y = _check_scores(distances, labels)
+    d, y = check_scores(distances, labels)
     accept = d <= threshold
     tpr = float(accept[y].mean()) if y.any() else math.nan
     tnr = float((~accept[~y]).mean()) if (~y).any() else math.nan
@@ -620,7 +622,7 @@ def assign_folds(labels: np.ndarray, k: int = 10, seed: int = 0) -> np.ndarray:
 def kfold_accuracy(distances: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
     """The LFW protocol: for each fold, the best threshold on the other folds, scored on
     this one. Mean accuracy, its standard deviation over folds (ddof=0), per-fold values."""
-    d, y = _check_scores(distances, labels)
+    d, y = check_scores(distances, labels)
     folds = np.asarray(folds)
     accs, thrs = [], []
     for f in np.unique(folds):
@@ -647,7 +649,7 @@ def score_pairs(
     fars: Sequence[float] = DEFAULT_FARS,
 ) -> dict[str, Any]:
     """Every metric of one distance vector (no-face pairs are ``inf``: rejections)."""
-    d, y = _check_scores(distances, labels)
+    d, y = check_scores(distances, labels)
     best_t, best_acc = best_threshold(d, y)
     eer_rate, eer_t = eer(d, y)
     out: dict[str, Any] = {
