@@ -4,7 +4,10 @@ set FACEPROOF_TESTDATA to point elsewhere."""
 from __future__ import annotations
 
 import csv
+import http.server
 import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,20 @@ def photos() -> Path:
 @pytest.fixture(scope="session")
 def lfw() -> Path:
     return LFW
+
+
+@pytest.fixture(scope="session")
+def local_http() -> Iterator[Callable[[type[http.server.BaseHTTPRequestHandler]], int]]:
+    """Starts a threaded HTTP server with a handler on 127.0.0.1 (a free port) and
+    returns its port; every server started is shut down at the end of the session."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(handler: type[http.server.BaseHTTPRequestHandler]) -> int:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        server.shutdown()

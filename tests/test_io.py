@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import io
 import struct
-import threading
 import zlib
 
 import numpy as np
@@ -242,13 +241,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def image_server(photos):
+def image_server(photos, local_http):
     _Handler.body = (photos / PORTRAIT).read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    return f"http://127.0.0.1:{local_http(_Handler)}"
 
 
 def test_url_on_loopback_is_refused_by_default(image_server):

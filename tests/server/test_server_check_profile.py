@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import threading
 
 import pytest
 from PIL import Image, ImageFilter
@@ -267,31 +266,26 @@ class _Images(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_photo_limit_byte_cap_and_url_photos_with_settings(img, photos):
+def test_photo_limit_byte_cap_and_url_photos_with_settings(img, photos, local_http):
     _Images.body = (photos / OBAMA_2).read_bytes()  # 111 kB
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Images)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    base = f"http://127.0.0.1:{local_http(_Images)}"
     settings = {"max_photos": 3, "max_image_bytes": 300_000, "url_fetch": True, "url_allowed_hosts": ("127.0.0.1",)}
-    try:
-        with running_app(**settings) as client:
-            big = img(GROUP)  # 776 kB
-            r = client.post(PATH, files=upload(img(OBAMA_1), [img(OBAMA_2)] * 4))
-            assert "at most 3" in assert_envelope(r, 400, "invalid_argument")["error"]["message"]
-            doc = ok(client.post(PATH, files=upload(img(OBAMA_1), [big, img(OBAMA_2)])))  # streamed, dropped
-            assert statuses(doc)[0] == (0, "unreadable", "image_too_large") and doc["verdict"] == "verified"
-            body = {"selfie": data_uri(img(OBAMA_1)), "photos": [f"{base}/img.jpg", f"{base}/nope.jpg", data_uri(big)]}
-            doc = ok(client.post(PATH, json=body))
-            assert statuses(doc) == [
-                (0, "person_present", None),
-                (1, "unreadable", "url_fetch_failed"),
-                (2, "unreadable", "image_too_large"),
-            ]
-            too_big_selfie = client.post(PATH, json={"selfie": data_uri(big), "photos": [f"{base}/img.jpg"]})
-            assert assert_envelope(too_big_selfie, 413, "image_too_large")["selfie"]["status"] == "unreadable"
-            assert client.get("/v1/models").json()["limits"]["max_photos"] == 3
-    finally:
-        server.shutdown()
+    with running_app(**settings) as client:
+        big = img(GROUP)  # 776 kB
+        r = client.post(PATH, files=upload(img(OBAMA_1), [img(OBAMA_2)] * 4))
+        assert "at most 3" in assert_envelope(r, 400, "invalid_argument")["error"]["message"]
+        doc = ok(client.post(PATH, files=upload(img(OBAMA_1), [big, img(OBAMA_2)])))  # streamed, dropped
+        assert statuses(doc)[0] == (0, "unreadable", "image_too_large") and doc["verdict"] == "verified"
+        body = {"selfie": data_uri(img(OBAMA_1)), "photos": [f"{base}/img.jpg", f"{base}/nope.jpg", data_uri(big)]}
+        doc = ok(client.post(PATH, json=body))
+        assert statuses(doc) == [
+            (0, "person_present", None),
+            (1, "unreadable", "url_fetch_failed"),
+            (2, "unreadable", "image_too_large"),
+        ]
+        too_big_selfie = client.post(PATH, json={"selfie": data_uri(big), "photos": [f"{base}/img.jpg"]})
+        assert assert_envelope(too_big_selfie, 413, "image_too_large")["selfie"]["status"] == "unreadable"
+        assert client.get("/v1/models").json()["limits"]["max_photos"] == 3
 
 
 # ------------------------------------------------------------------ policy and the confirmation backend

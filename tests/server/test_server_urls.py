@@ -5,7 +5,6 @@ fetch failures with the seed's codes. Every request here goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import http.server
-import threading
 
 import pytest
 
@@ -42,13 +41,9 @@ class _ImageHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def image_server(photos):
+def image_server(photos, local_http):
     _ImageHandler.body = (photos / OBAMA_1).read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
+    return local_http(_ImageHandler)
 
 
 def test_urls_are_refused_when_fetching_is_off(api, image_server, img):
