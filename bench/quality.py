@@ -141,6 +141,20 @@ def pct(num: int, den: int) -> str:
     return f"{100.0 * num / den:.1f}" if den else "-"
 
 
+def accuracy_row(label: str, sel: list[Outcome]) -> list[Any]:
+    """label, pairs, same accepted %, different rejected %, errors, accuracy % of ``sel``."""
+    same = [o for o in sel if o[0]]
+    diff = [o for o in sel if not o[0]]
+    return [
+        label,
+        len(sel),
+        pct(sum(o[1] for o in same), len(same)),
+        pct(sum(not o[1] for o in diff), len(diff)),
+        sum(o[1] != o[0] for o in sel),
+        pct(sum(o[1] == o[0] for o in sel), len(sel)),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "testdata")
@@ -282,19 +296,8 @@ def main() -> None:
         rows = []
         for lo, hi in itertools.pairwise(edges):
             sel = [o for o in pooled if lo <= o[3][key] < hi]
-            same = [o for o in sel if o[0]]
-            diff = [o for o in sel if not o[0]]
             hi_s = "inf" if math.isinf(hi) else fmt.format(hi)
-            rows.append(
-                [
-                    f"[{fmt.format(lo)}, {hi_s})",
-                    len(sel),
-                    pct(sum(o[1] for o in same), len(same)),
-                    pct(sum(not o[1] for o in diff), len(diff)),
-                    sum(o[1] != o[0] for o in sel),
-                    pct(sum(o[1] == o[0] for o in sel), len(sel)),
-                ]
-            )
+            rows.append(accuracy_row(f"[{fmt.format(lo)}, {hi_s})", sel))
         out.append(f"\n### {title}\n")
         out.append(table([key, "pairs", "same accepted %", "different rejected %", "errors", "accuracy %"], rows))
 
@@ -345,18 +348,7 @@ def main() -> None:
         rows = []
         for lo, hi in itertools.pairwise(edges):
             sel = [o for o in clean if lo <= max(abs(o[2][key]), abs(o[3][key])) < hi]
-            same = [o for o in sel if o[0]]
-            diff = [o for o in sel if not o[0]]
-            rows.append(
-                [
-                    f"[{lo}, {hi})",
-                    len(sel),
-                    pct(sum(o[1] for o in same), len(same)),
-                    pct(sum(not o[1] for o in diff), len(diff)),
-                    sum(o[1] != o[0] for o in sel),
-                    pct(sum(o[1] == o[0] for o in sel), len(sel)),
-                ]
-            )
+            rows.append(accuracy_row(f"[{lo}, {hi})", sel))
         out.append(f"\n### Accuracy by estimated |{key}| (larger of the two faces, real undegraded pairs)\n")
         out.append(
             table(
@@ -553,18 +545,7 @@ def main() -> None:
                 for (_, b, _), o in zip(pairs, outcomes(name), strict=True)
                 if o[2] is not None and o[3] is not None and o[2]["usable"] and o[3]["usable"] and confirmed[b] is want
             ]
-        same = [o for o in sel if o[0]]
-        diff = [o for o in sel if not o[0]]
-        rows.append(
-            [
-                label,
-                len(sel),
-                pct(sum(o[1] for o in same), len(same)),
-                pct(sum(not o[1] for o in diff), len(diff)),
-                sum(o[1] != o[0] for o in sel),
-                pct(sum(o[1] == o[0] for o in sel), len(sel)),
-            ]
-        )
+        rows.append(accuracy_row(label, sel))
     out.append(
         f"\nConfirmation and accuracy: {sum(confirmed_ref.values())} of {len(confirmed_ref)} distinct clean LFW "
         "subject faces (the selfies) are confirmed. Pairs of all conditions pooled, both faces usable, by whether "
