@@ -35,10 +35,7 @@ from typing import Any
 import numpy as np
 
 from faceproof import FaceProof
-from faceproof.align import estimate_similarity, template_for, warp
-from faceproof.detect import YuNetDetector
-from faceproof.embed import SFaceRecognizer
-from faceproof.evaluate import (
+from faceproof.evaluation import (
     ClientConfig,
     EmbeddingCache,
     ImageFaces,
@@ -55,6 +52,9 @@ from faceproof.evaluate import (
     rates_at,
     tar_at_far,
 )
+from faceproof.runtime.align import estimate_similarity, template_for, warp
+from faceproof.runtime.detect import YuNetDetector
+from faceproof.runtime.embed import SFaceRecognizer
 from faceproof.types import Face
 
 SEED = 0
@@ -150,7 +150,7 @@ def pair_features(pairs: PairSet, images: dict[str, ImageFaces]) -> tuple[np.nda
 
 
 def _center() -> Any:
-    from faceproof.evaluate import FacePolicy
+    from faceproof.evaluation import FacePolicy
 
     return FacePolicy.CENTER
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from faceproof import FaceProof
-from faceproof.attributes import AgeGenderModel
 from faceproof.errors import FaceProofError
+from faceproof.runtime.attributes import AgeGenderModel
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -34,10 +34,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from faceproof.detect import PyramidPass, YuNetDetector
-from faceproof.embed import SFaceRecognizer, l2_normalize
-from faceproof.io import load_image
-from faceproof.quality import estimate_pose
+from faceproof.decision.quality import estimate_pose
+from faceproof.runtime.detect import PyramidPass, YuNetDetector
+from faceproof.runtime.embed import SFaceRecognizer, l2_normalize
+from faceproof.runtime.io import load_image
 from faceproof.types import Face
 
 FILLS = (0.35, 0.45, 0.6, 0.8, 0.95, 1.1)

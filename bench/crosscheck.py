@@ -13,8 +13,8 @@ import argparse
 import csv
 from pathlib import Path
 
-from faceproof.detect import CrossCheckDetector, DlibHogDetector, YuNetDetector
-from faceproof.io import load_image
+from faceproof.runtime.detect import CrossCheckDetector, DlibHogDetector, YuNetDetector
+from faceproof.runtime.io import load_image
 
 
 def main() -> None:

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from faceproof import FaceProof
-from faceproof.attributes import AgeGenderModel
-from faceproof.embed import embed_faces
 from faceproof.errors import FaceProofError
+from faceproof.runtime.attributes import AgeGenderModel
+from faceproof.runtime.embed import embed_faces
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"utk": "utkface_dev/labels.csv", "lfw": "lfw_view1/gender.csv"}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceproof.attributes import calibrate_gender
+from faceproof.runtime.attributes import calibrate_gender
 
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 SEED = 0
@@ -124,7 +124,7 @@ def mae(data: Data, est: np.ndarray, idx: np.ndarray) -> float:
 
 
 def ece(is_man: np.ndarray, p_man: np.ndarray, bins: int = 10) -> float:
-    from faceproof.evaluate_attributes import calibration_metrics
+    from faceproof.evaluation.attributes import calibration_metrics
 
     value = calibration_metrics(list(~is_man), list(1.0 - p_man), bins=bins).ece
     assert value is not None
@@ -180,7 +180,7 @@ def main() -> None:
     )
     say("|---|---|---|---|---|---|")
     for name, data in (("UTKFace", utk), ("LFW", lfw)):
-        from faceproof.align import DlibChipper
+        from faceproof.runtime.align import DlibChipper
         from faceproof.types import BBox
 
         both = np.flatnonzero(data.ok & np.isfinite(data.d["hog_boxes"][:, 0]))
@@ -269,9 +269,9 @@ def main() -> None:
             f"| {ece(lfw.is_man[all_lfw], cl[all_lfw]):.4f} | {nll(lfw.is_man[all_lfw], cl[all_lfw]):.3f} |"
         )
     chosen_t = temperature if tune_ece[temperature] < tune_ece[1.0] else 1.0
-    say(f"\nChosen: **T = {chosen_t:.2f}** (shipped as `faceproof.attributes.GENDER_TEMPERATURE`).\n")
+    say(f"\nChosen: **T = {chosen_t:.2f}** (shipped as `faceproof.runtime.attributes.GENDER_TEMPERATURE`).\n")
     cal_utk, cal_lfw = calibrate_gender(raw_utk, chosen_t), calibrate_gender(raw_lfw, chosen_t)
-    from faceproof.evaluate_attributes import calibration_metrics
+    from faceproof.evaluation.attributes import calibration_metrics
 
     for label, data, p, idx in (("UTKFace test half", utk, cal_utk, test), ("LFW", lfw, cal_lfw, all_lfw)):
         say(f"Reliability, {label} (shipped probabilities):\n")
@@ -308,7 +308,7 @@ def main() -> None:
             f"| {pct(len(asian_ans) / len(asian))} | {pct(acc(utk, cal_utk, asian_ans))} | {pct(worst)} "
             f"| {pct(len(ans_l) / len(all_lfw))} | {pct(acc(lfw, cal_lfw, ans_l))} |"
         )
-    say(f"\nChosen default: **{default_level}** (`faceproof.attributes.DEFAULT_MIN_GENDER_CONFIDENCE`).\n")
+    say(f"\nChosen default: **{default_level}** (`faceproof.runtime.attributes.DEFAULT_MIN_GENDER_CONFIDENCE`).\n")
 
     # 6. age ----------------------------------------------------------------------
     assert utk.age is not None
@@ -341,7 +341,7 @@ def main() -> None:
     shipped_offsets = tuple(
         (e, round(lo_, 1), round(hi_, 1)) for e, (lo_, hi_) in zip((*edges, 200.0), offsets, strict=True)
     )
-    say(f"\nShipped as `faceproof.attributes.AGE_RANGE_OFFSETS = {shipped_offsets}`\n")
+    say(f"\nShipped as `faceproof.runtime.attributes.AGE_RANGE_OFFSETS = {shipped_offsets}`\n")
     say("| true age | test faces | MAE | bias (estimate − truth) | in network's 80 % interval | in shipped range |")
     say("|---|---|---|---|---|---|")
     groups = [

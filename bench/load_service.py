@@ -124,7 +124,7 @@ class Server:
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.port = free_port()
         self.log_path = log_path
-        cmd = [sys.executable, "-m", "faceproof.cli", "serve", "--host", HOST, "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "faceproof.cli.main", "serve", "--host", HOST, "--port", str(self.port)]
         cmd += ["--log-level", "warning", *args]
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)

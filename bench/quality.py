@@ -41,12 +41,12 @@ from PIL import Image
 
 from faceproof import FaceProof, registry
 from faceproof.client import confirming_detector
-from faceproof.compare import Metric, distance_matrix, embeddings_of, similarity_matrix
-from faceproof.embed import embed_faces
-from faceproof.evaluate import ClientConfig
-from faceproof.models import MODEL_FILES
-from faceproof.policy import Policy
-from faceproof.quality import assess_face, confirmations, estimate_pose, face_frame
+from faceproof.decision.policy import Policy
+from faceproof.decision.quality import assess_face, confirmations, estimate_pose, face_frame
+from faceproof.evaluation import ClientConfig
+from faceproof.runtime.compare import Metric, distance_matrix, embeddings_of, similarity_matrix
+from faceproof.runtime.embed import embed_faces
+from faceproof.runtime.models import MODEL_FILES
 from faceproof.types import Face
 
 Degrade = Callable[[np.ndarray], np.ndarray]
@@ -430,7 +430,7 @@ def main() -> None:
     out.append("\n### Pose estimator checks\n")
     out.append(
         f"Neutral landmark layout over the {len(layout)} distinct images of these pairs (the constants in "
-        "`faceproof.quality` come from `--pairs pairs_dev_train.csv`): median nose drop "
+        "`faceproof.decision.quality` come from `--pairs pairs_dev_train.csv`): median nose drop "
         f"{np.median([m['nose_drop'] for m in layout.values()]):.3f}, median mouth drop "
         f"{np.median([m['mouth_drop'] for m in layout.values()]):.3f} inter-eye distances below the eye line.\n"
     )

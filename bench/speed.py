@@ -217,8 +217,8 @@ def main() -> None:
     import cv2
 
     from faceproof import FaceProof
-    from faceproof.align import norm_crop
-    from faceproof.embed import SFaceRecognizer
+    from faceproof.runtime.align import norm_crop
+    from faceproof.runtime.embed import SFaceRecognizer
 
     res: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

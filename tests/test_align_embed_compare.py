@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from faceproof import FaceProof, errors
-from faceproof.align import ARCFACE_TEMPLATE_112, estimate_similarity, norm_crop, padded_crop, template_for
-from faceproof.compare import Metric, Threshold, ThresholdTable, distance_matrix, similarity_matrix
-from faceproof.embed import l2_normalize
-from faceproof.io import load_image
+from faceproof.runtime.align import ARCFACE_TEMPLATE_112, estimate_similarity, norm_crop, padded_crop, template_for
+from faceproof.runtime.compare import Metric, Threshold, ThresholdTable, distance_matrix, similarity_matrix
+from faceproof.runtime.embed import l2_normalize
+from faceproof.runtime.io import load_image
 
 # ------------------------------------------------------------------ alignment
 
@@ -156,7 +156,7 @@ def test_threshold_object_validates():
     ("model", "flip", "key"), [("sface", True, "sface"), ("sface", False, "sface/noflip"), ("dlib", None, "dlib")]
 )
 def test_threshold_key_separates_the_flip_variants(model, flip, key):
-    from faceproof.compare import threshold_key
+    from faceproof.runtime.compare import threshold_key
 
     assert threshold_key(model, flip) == key
 

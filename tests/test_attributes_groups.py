@@ -7,8 +7,10 @@ import pytest
 from conftest import UTK
 
 from faceproof import AnalyzeCode, FaceProof, errors
-from faceproof.attributes import AgeGenderModel, calibrate_gender
-from faceproof.evaluate_attributes import evaluate_rows, read_labels, summarize
+from faceproof.evaluation.attributes import evaluate_rows, read_labels, summarize
+from faceproof.runtime.attributes import AgeGenderModel, calibrate_gender
+
+pytestmark = pytest.mark.testdata  # reads the UTKFace sample by path
 
 # The slice: every 4th row of utkface_dev/labels.csv (500 images, 50 per gender x race).
 # Measured on it with the defaults (this test, -s prints it): gender 96.7 % of the answered

@@ -1,4 +1,4 @@
-"""faceproof.calibrate: thresholds for a target FAR or best accuracy, bootstrap intervals, and
+"""faceproof.evaluation.calibrate: thresholds for a target FAR or best accuracy, bootstrap intervals, and
 calibration files that FaceProof(calibration=...) loads."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import pytest
 from click.testing import CliRunner
 
 from faceproof import FaceProof, errors
-from faceproof.calibrate import (
+from faceproof.cli.main import cli
+from faceproof.evaluation import rates_at
+from faceproof.evaluation.calibrate import (
     calibrate_scores,
     load_calibration,
     threshold_for_far,
     weights_sha256,
     write_calibration,
 )
-from faceproof.cli import cli
-from faceproof.evaluate import rates_at
 
 
 def test_threshold_for_far_by_hand():

@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from faceproof.cli import cli
+from faceproof.cli.main import cli
 
 
 def run(*args):

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from faceproof.cli import cli
-from faceproof.cli_profile import EXIT_REVIEW
+from faceproof.cli.main import cli
+from faceproof.cli.profile import EXIT_REVIEW
 
 OBAMA = "pytopenface/obama1.jpg"
 

@@ -8,8 +8,8 @@ from conftest import manifest_rows
 from PIL import Image
 
 from faceproof import FaceProof, errors
-from faceproof.detect import CrossCheckDetector, YuNetDetector, nms, sort_faces
-from faceproof.io import load_image
+from faceproof.runtime.detect import CrossCheckDetector, YuNetDetector, nms, sort_faces
+from faceproof.runtime.io import load_image
 from faceproof.types import BBox, Face
 
 ROWS = manifest_rows()

@@ -1,4 +1,4 @@
-"""faceproof.evaluate: pair lists, face policies, metrics against hand-computed values, and a
+"""faceproof.evaluation: pair lists, face policies, metrics against hand-computed values, and a
 real end-to-end run on a slice of the LFW dev-test pairs."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from faceproof import errors
-from faceproof.cli import cli
-from faceproof.evaluate import (
+from faceproof.cli.main import cli
+from faceproof.evaluation import (
     ClientConfig,
     EmbeddingCache,
     FacePolicy,
@@ -232,7 +232,7 @@ def lfw_slice(lfw):
 @pytest.mark.slow
 def test_end_to_end_evaluate_on_100_dev_test_pairs(lfw, lfw_slice, tmp_path):
     images = embed_images(lfw_slice.paths(), lfw, ClientConfig(), workers=2, backend="process")
-    from faceproof.evaluate import load_groups
+    from faceproof.evaluation import load_groups
 
     report = evaluate(lfw_slice, lfw, ClientConfig(), images=images, groups=load_groups(lfw / "gender.csv"))
     assert report.pairs["total"] == 100 and report.pairs["same"] == 50
@@ -307,7 +307,7 @@ def test_unreadable_and_missing_images_are_recorded_not_raised(tmp_path, lfw):
 
 
 def test_group_rates_split_pairs_by_label(tmp_path):
-    from faceproof.evaluate import group_rates, load_groups
+    from faceproof.evaluation import group_rates, load_groups
 
     f = tmp_path / "g.csv"
     f.write_text("path,gender\na,female\nb,female\nc,male\nd,male\n")

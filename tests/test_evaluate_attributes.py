@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from faceproof import errors
-from faceproof.cli import cli
-from faceproof.evaluate_attributes import (
+from faceproof.cli.main import cli
+from faceproof.evaluation.attributes import (
     LabelRow,
     Outcome,
     age_band,

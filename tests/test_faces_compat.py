@@ -32,7 +32,7 @@ def test_get_faces_size_and_padding(fp, photos):
 
 
 def test_crop_at_the_image_edge_is_padded_black(fp, photos):
-    from faceproof.io import load_image
+    from faceproof.runtime.io import load_image
 
     image = load_image(photos / "pytopenface/obama2.jpg")
     (face,) = fp.detect(image)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from faceproof import errors
-from faceproof.io import ImageLimits, URLPolicy, decode_image, load_image
+from faceproof.runtime.io import ImageLimits, URLPolicy, decode_image, load_image
 
 PORTRAIT = "pytopenface/obama2.jpg"
 

@@ -1,4 +1,4 @@
-"""LFW View 1 dev-test with the default configuration, measured by :mod:`faceproof.evaluate`
+"""LFW View 1 dev-test with the default configuration, measured by :mod:`faceproof.evaluation`
 (the code behind ``faceproof evaluate``): our own detection on the unaligned 150x150 images,
 the face nearest the image centre is the subject (LFW's convention), pairs without a face
 count as rejections.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from faceproof.evaluate import ClientConfig, evaluate, load_pairs
+from faceproof.evaluation import ClientConfig, evaluate, load_pairs
 
 ACCURACY_FLOOR = 0.987
 KFOLD_FLOOR = 0.987

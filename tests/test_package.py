@@ -13,7 +13,7 @@ from faceproof import errors, models, registry
 
 def test_import_loads_no_model_and_prints_nothing():
     code = (
-        "import sys, os; env = dict(os.environ); import faceproof, faceproof.cli, faceproof.compat; "
+        "import sys, os; env = dict(os.environ); import faceproof, faceproof.cli.main, faceproof.compat; "
         "heavy = [m for m in ('cv2', 'onnxruntime', 'dlib', 'PIL.Image', 'httpx') if m in sys.modules]; "
         "assert env == dict(os.environ), 'environment changed'; print(heavy)"
     )

@@ -13,9 +13,8 @@ from PIL import Image
 from test_quality import degrade_exposure, tiny_face
 
 from faceproof import FaceProof, errors
-from faceproof.compare import Metric, Threshold
-from faceproof.policy import Policy
-from faceproof.profile import (
+from faceproof.decision.policy import Policy
+from faceproof.decision.profile import (
     PhotoCheck,
     PhotoStatus,
     ProfileCheck,
@@ -27,7 +26,8 @@ from faceproof.profile import (
     decide,
     photo_status,
 )
-from faceproof.quality import HeadPose, assess_face
+from faceproof.decision.quality import HeadPose, assess_face
+from faceproof.runtime.compare import Metric, Threshold
 from faceproof.types import BBox, Face
 
 OBAMA = "pytopenface/obama1.jpg"
@@ -271,7 +271,7 @@ def test_policy_file_round_trip(tmp_path):
 
 
 def _face(embedding: np.ndarray, *, usable: bool = True, score: float = 1.0, ie: float = 50.0) -> Face:
-    from faceproof.quality import FaceQuality, QualityIssue
+    from faceproof.decision.quality import FaceQuality, QualityIssue
 
     quality = FaceQuality(
         inter_eye_px=ie,

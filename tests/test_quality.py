@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from faceproof import Face, errors
-from faceproof.policy import Policy
-from faceproof.quality import (
+from faceproof.decision.policy import Policy
+from faceproof.decision.quality import (
     MOUTH_DEPTH,
     NEUTRAL_MOUTH_DROP,
     NEUTRAL_NOSE_DROP,

@@ -11,7 +11,7 @@ from conftest import manifest_rows
 from PIL import Image
 
 from faceproof import FaceProof, VerifyCode, errors
-from faceproof.verify import compare_faces
+from faceproof.runtime.verify import compare_faces
 
 OBAMA = "pytopenface/obama1.jpg"
 CHIRAC = "pytopenface/chirac1.jpg"
@@ -185,7 +185,7 @@ def test_dlib_model_verifies(photos):
 
 
 def test_numpy_and_bytes_inputs_verify_like_paths(fp, photos):
-    from faceproof.io import load_image
+    from faceproof.runtime.io import load_image
 
     arr = load_image(photos / OBAMA)
     data = (photos / "pytopenface/obama3.jpg").read_bytes()

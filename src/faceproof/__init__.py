@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _moved
 from ._version import __version__
 from .client import FaceProof
 from .codes import AnalyzeCode, VerifyCode
-from .compare import Metric
+from .decision.policy import Policy
+from .decision.profile import PhotoStatus, ProfileCheck, Reason, SelfieStatus, Verdict
 from .errors import (
     FaceProofError,
     ImageError,
@@ -26,9 +28,13 @@ from .errors import (
     NoFaceError,
     SetupError,
 )
-from .io import ImageLimits, URLPolicy, load_image
+from .runtime.compare import Metric
+from .runtime.io import ImageLimits, URLPolicy, load_image
+from .runtime.pipeline import Pipeline, PipelineConfig
+from .runtime.verify import AnalyzeResult, FaceCrop, VerifyResult
 from .types import Attributes, BBox, Face
-from .verify import AnalyzeResult, FaceCrop, VerifyResult
+
+_moved.install()  # the old module paths (faceproof.io, faceproof.profile, ...) keep working
 
 __all__ = [
     "AnalyzeCode",
@@ -45,11 +51,20 @@ __all__ = [
     "InvalidArgument",
     "Metric",
     "NoFaceError",
+    "PhotoStatus",
+    "Pipeline",
+    "PipelineConfig",
+    "Policy",
+    "ProfileCheck",
+    "Reason",
+    "SelfieStatus",
     "SetupError",
     "URLPolicy",
+    "Verdict",
     "VerifyCode",
     "VerifyResult",
     "__version__",
+    "check_profile",
     "distinguish",
     "get_faces",
     "load_image",
@@ -70,3 +85,8 @@ def distinguish(image: Any, **options: Any) -> AnalyzeResult:
 def get_faces(image: Any, **options: Any) -> list[FaceCrop]:
     """``FaceProof(**options).get_faces(image)`` in one call."""
     return FaceProof(**options).get_faces(image)
+
+
+def check_profile(selfie: Any, photos: Any, *, policy: Any = None, **options: Any) -> ProfileCheck:
+    """``FaceProof(**options).check_profile(selfie, photos, policy=policy)`` in one call."""
+    return FaceProof(**options).check_profile(selfie, photos, policy=policy)

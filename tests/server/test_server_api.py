@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from faceproof import errors
-from faceproof.compare import ThresholdTable
-from faceproof.models import MODEL_FILES
-from faceproof.registry import get_spec
+from faceproof.runtime.compare import ThresholdTable
+from faceproof.runtime.models import MODEL_FILES
+from faceproof.runtime.registry import get_spec
 from faceproof.server.schemas import DistinguishResponse, ErrorResponse, FacesResponse, VerifyResponse
 from faceproof.server.workers import Worker
 

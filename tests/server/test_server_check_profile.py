@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from faceproof import errors
-from faceproof.policy import Policy
-from faceproof.profile import SelfieCheck, SelfieStatus
+from faceproof.decision.policy import Policy
+from faceproof.decision.profile import SelfieCheck, SelfieStatus
 from faceproof.server import ServiceSettings, create_app
 from faceproof.server.profile_routes import photos_not_checked_note, selfie_error
 from faceproof.server.schemas import CheckProfileResponse, ErrorResponse
@@ -326,12 +326,12 @@ def test_policy_file_and_photo_limit_settings_are_checked_at_startup(tmp_path):
 
 
 def test_a_missing_confirmation_backend_is_found_at_startup(monkeypatch, tmp_path, caplog):
-    from faceproof.server import workers
+    from faceproof.runtime import pipeline  # the one place that builds the confirming detector
 
     def unavailable(name):
         raise errors.BackendUnavailable(f"the detector {name!r} needs face_recognition_models: pip install x")
 
-    monkeypatch.setattr(workers, "confirming_detector", unavailable)
+    monkeypatch.setattr(pipeline, "confirming_detector", unavailable)
     app = create_app(ServiceSettings(threads=1))  # the other endpoints still work: it starts
     svc = app.state.service
     assert svc.reference.confirmer is None and "face_recognition_models" in svc.reference.confirmer_missing

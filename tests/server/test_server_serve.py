@@ -28,7 +28,7 @@ def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
     port = _free_port()
     log = tmp_path / f"serve-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "faceproof.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        [sys.executable, "-m", "faceproof.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
@@ -122,14 +122,14 @@ def test_serve_with_two_processes(tmp_path, photos):
 
 def test_serve_refuses_a_bad_configuration_with_exit_code_2(tmp_path):
     bad = subprocess.run(
-        [sys.executable, "-m", "faceproof.cli", "serve", "--models", "vggface"],
+        [sys.executable, "-m", "faceproof.cli.main", "serve", "--models", "vggface"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert bad.returncode == 2 and "vggface" in bad.stderr and "Traceback" not in bad.stderr
     env_bad = subprocess.run(
-        [sys.executable, "-m", "faceproof.cli", "serve"],
+        [sys.executable, "-m", "faceproof.cli.main", "serve"],
         capture_output=True,
         text=True,
         timeout=60,

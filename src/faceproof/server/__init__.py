@@ -3,7 +3,7 @@
 >>> from faceproof.server import ServiceSettings, create_app
 >>> app = create_app(ServiceSettings(max_queue=8))   # doctest: +SKIP
 
-Nothing is imported eagerly: ``faceproof.server.cli`` (the ``serve`` command) loads
+Nothing is imported eagerly: ``faceproof.cli.serve`` (the ``serve`` command) loads
 without FastAPI installed and says which extra to install. No model loads before the
 app's lifespan starts. See ``docs/service.md`` for the API, the limits and the settings.
 """

@@ -2,8 +2,11 @@
 slow, malformed), authentication, rate limiting and readiness.
 
 They are leaves of the one exception tree (:class:`faceproof.errors.FaceProofError`), so
-each has a stable ``code`` and ``http_status`` like every other faceproof error and goes
-through the same JSON envelope. The library itself never raises them.
+each has a stable ``code`` like every other faceproof error and goes through the same JSON
+envelope. The library itself never raises them.
+
+:data:`HTTP_STATUS` is the one table of HTTP statuses, for the library's errors and the
+service's own, by stable code; :func:`http_status_of` reads it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from ..errors import FaceProofError, InputError, Overloaded
 
 __all__ = [
+    "HTTP_STATUS",
     "AttributesDisabled",
     "MalformedRequest",
     "MethodNotAllowed",
@@ -24,36 +28,75 @@ __all__ = [
     "ServiceNotReady",
     "Unauthorized",
     "UnsupportedMediaType",
+    "http_status_of",
     "retry_after_of",
 ]
+
+#: the HTTP status of every error code (library and service errors alike)
+HTTP_STATUS: dict[str, int] = {
+    "faceproof_error": 500,
+    "invalid_input": 400,
+    "invalid_argument": 400,
+    "unknown_backend": 400,
+    "image_unreadable": 422,
+    "image_not_found": 422,
+    "image_empty": 422,
+    "unsupported_image_type": 415,
+    "image_too_large": 413,
+    "url_not_allowed": 422,
+    "url_fetch_failed": 422,
+    "no_face": 422,
+    "setup_error": 500,
+    "backend_unavailable": 501,
+    "model_file_missing": 500,
+    "model_integrity": 500,
+    "overloaded": 503,
+    "malformed_request": 400,
+    "unsupported_media_type": 415,
+    "request_too_large": 413,
+    "request_timeout": 408,
+    "selfie_unusable": 422,
+    "attributes_disabled": 403,
+    "unauthorized": 401,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "rate_limited": 429,
+    "not_ready": 503,
+}
+
+
+def http_status_of(exc: FaceProofError) -> int:
+    """The status the service answers ``exc`` with: its code's entry in
+    :data:`HTTP_STATUS`, else the nearest ancestor's that has one (500 at the root)."""
+    for cls in type(exc).__mro__:
+        code = getattr(cls, "code", None)
+        if isinstance(code, str) and code in HTTP_STATUS and issubclass(cls, FaceProofError):
+            return HTTP_STATUS[code]
+    return 500
 
 
 class MalformedRequest(InputError):
     """The request body cannot be parsed (broken multipart, invalid JSON, wrong shape)."""
 
     code = "malformed_request"
-    http_status = 400
 
 
 class UnsupportedMediaType(InputError):
     """The request's Content-Type is neither multipart/form-data nor application/json."""
 
     code = "unsupported_media_type"
-    http_status = 415
 
 
 class RequestTooLarge(InputError):
     """The whole request body is larger than the server accepts."""
 
     code = "request_too_large"
-    http_status = 413
 
 
 class RequestTimeout(InputError):
     """The client did not send its request body within the request timeout."""
 
     code = "request_timeout"
-    http_status = 408
 
 
 class SelfieUnusable(InputError):
@@ -62,45 +105,38 @@ class SelfieUnusable(InputError):
     far); the answer's ``selfie.status`` says which."""
 
     code = "selfie_unusable"
-    http_status = 422
 
 
 class AttributesDisabled(FaceProofError):
     """Gender/age estimation is switched off on this deployment (``FACEPROOF_ATTRIBUTES=``)."""
 
     code = "attributes_disabled"
-    http_status = 403
 
 
 class Unauthorized(FaceProofError):
     """A missing or unknown API key."""
 
     code = "unauthorized"
-    http_status = 401
 
 
 class NotFound(FaceProofError):
     code = "not_found"
-    http_status = 404
 
 
 class MethodNotAllowed(FaceProofError):
     code = "method_not_allowed"
-    http_status = 405
 
 
 class RateLimited(Overloaded):
     """This API key (or client address) sent more requests than its rate allows."""
 
     code = "rate_limited"
-    http_status = 429
 
 
 class ServiceNotReady(Overloaded):
     """The models are still loading (or failed to load); see ``GET /readyz``."""
 
     code = "not_ready"
-    http_status = 503
 
 
 def retry_after_of(exc: FaceProofError) -> int | None:

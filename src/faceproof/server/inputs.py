@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..errors import FaceProofError, ImageError, ImageTooLarge, InvalidArgument, Role, URLFetchError, URLNotAllowed
-from ..io import ImageLimits, URLPolicy, fetch_url
+from ..runtime.io import ImageLimits, URLPolicy, fetch_url
 from .errors import MalformedRequest, RequestTimeout, UnsupportedMediaType
 from .parsing import ImageRef, OptionParser, parse_image_ref
 from .settings import ServiceSettings

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..errors import FaceProofError, Overloaded
-from .errors import MalformedRequest, RequestTooLarge, retry_after_of
+from .errors import MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
 
 __all__ = ["REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
 
@@ -151,7 +151,9 @@ class ServiceMiddleware:
         return capped_receive
 
     async def _send_error(self, send: Send, exc: FaceProofError, request_id: str) -> None:
-        await self._send_json(send, exc.http_status, envelope(exc.code, exc.message, request_id), error_headers(exc))
+        await self._send_json(
+            send, http_status_of(exc), envelope(exc.code, exc.message, request_id), error_headers(exc)
+        )
 
     @staticmethod
     async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:

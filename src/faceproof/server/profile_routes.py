@@ -1,6 +1,6 @@
 """``POST /v1/check-profile``: one verification selfie against a member's profile photos.
 
-The library's :func:`faceproof.profile.check_profile` behind the service's usual parsing,
+The library's :func:`faceproof.decision.profile.check_profile` behind the service's usual parsing,
 limits and pool. Its router is built per app (:func:`build_router`) because the number of
 photos a request may carry is a setting (``max_photos``), which the request parser and
 the OpenAPI document both use.
@@ -15,29 +15,28 @@ small, blurry, dark, overexposed, head turned too far; ``selfie.status`` says wh
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..compare import Metric
+from ..decision.policy import Policy
+from ..decision.profile import PHOTOS_NOT_CHECKED, ProfileCheck, SelfieCheck, SelfieStatus, check_profile, decide
 from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
-from ..policy import Policy
-from ..profile import PhotoCheck, PhotoStatus, ProfileCheck, SelfieCheck, SelfieStatus, check_profile, decide
-from .app import deadline_of, service_of
+from ..runtime.compare import Metric
+from .common import ERROR_RESPONSES, METRIC, MODEL, THRESHOLD, check_model, report_response, server_timings
 from .errors import SelfieUnusable
 from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
-from .routes import _ERRORS, METRIC, MODEL, THRESHOLD, _check_model, report_response, server_timings
 from .schemas import CheckProfileResponse, ErrorResponse
 from .settings import ServiceSettings
+from .state import deadline_of, service_of
 from .workers import Worker
 
-__all__ = ["build_router", "check_profile_spec", "photos_not_checked_note", "selfie_error", "with_unread_photos"]
+__all__ = ["build_router", "check_profile_spec", "photos_not_checked_note", "selfie_error"]
 
 #: what the library notes when the selfie is unusable (kept identical for service-side failures)
-photos_not_checked_note = "the profile photos were not checked: the selfie is not usable"
+photos_not_checked_note = PHOTOS_NOT_CHECKED
 
 _SELFIE_MESSAGES: dict[SelfieStatus, str] = {
     SelfieStatus.SEVERAL_FACES: "the selfie shows several faces of similar size; it must show the member alone",
@@ -81,29 +80,6 @@ def selfie_error(selfie: SelfieCheck) -> FaceProofError | None:
     return SelfieUnusable(_SELFIE_MESSAGES[selfie.status]).with_role("origin")
 
 
-def with_unread_photos(result: ProfileCheck, photos: Sequence[bytes | ImageError]) -> ProfileCheck:
-    """``result`` (the library's check of the readable ``photos``) with the photos the
-    service could not take put back in their places as ``unreadable``.
-
-    Unreadable photos are not comparable, so they change neither the verdict nor the
-    "consistent other person" (both only look at comparable photos): only the indices
-    move. When the selfie is unusable no photo was checked, and the result stays as is.
-    """
-    if not result.selfie.usable or all(not isinstance(p, ImageError) for p in photos):
-        return result
-    positions = [i for i, p in enumerate(photos) if not isinstance(p, ImageError)]
-    checked = iter(result.photos)
-    merged = [
-        PhotoCheck(i, PhotoStatus.UNREADABLE, error=p.with_role("target"))
-        if isinstance(p, ImageError)
-        else dataclasses.replace(next(checked), index=i)
-        for i, p in enumerate(photos)
-    ]
-    return dataclasses.replace(
-        result, photos=tuple(merged), other_person_photos=tuple(positions[i] for i in result.other_person_photos)
-    )
-
-
 def _run(
     worker: Worker,
     policy: Policy,
@@ -111,29 +87,25 @@ def _run(
     photos: Sequence[bytes | ImageError],
     options: dict[str, Any],
 ) -> ProfileCheck:
-    """The check on an inference worker, with the worker's own confirming detector (the
-    library's ``FaceProof.check_profile`` would build one per client)."""
-    client = worker.client(options.get("model"))
-    readable = [p for p in photos if not isinstance(p, ImageError)]
-    result = check_profile(
-        client,
+    """The check on an inference worker's pipeline; a photo the service could not take is
+    passed as its error and becomes ``unreadable`` in its place."""
+    return check_profile(
+        worker.pipeline(options.get("model")),
         selfie,
-        readable,
+        photos,
         policy=policy,
         threshold=options.get("threshold"),
         metric=options.get("metric"),
-        confirm_with=worker.confirmer if policy.confirm != "none" else None,
     )
-    return with_unread_photos(result, photos)
 
 
 def _unread_selfie(request: Request, exc: ImageError, options: dict[str, Any]) -> ProfileCheck:
     """The result for a selfie the service itself could not take (bad base64, too large,
     URL refused): the shape the library gives for an unreadable selfie."""
     svc = service_of(request)
-    client = svc.reference.client(options.get("model"))
-    metric = Metric.parse(options.get("metric") or client.metric)
-    threshold = client.threshold_for(metric, options.get("threshold"))
+    pipeline = svc.reference.pipeline(options.get("model"))
+    metric = Metric.parse(options.get("metric") or pipeline.metric)
+    threshold = pipeline.threshold_for(metric, options.get("threshold"))
     selfie = SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
     verdict, reasons = decide(selfie, (), svc.policy)
     return ProfileCheck(
@@ -145,8 +117,8 @@ def _unread_selfie(request: Request, exc: ImageError, options: dict[str, Any]) -
         threshold=threshold,
         band=svc.policy.band(threshold.value),
         policy=svc.policy,
-        model=client.recognizer.name,
-        detector=client.detector.name,
+        model=pipeline.recognizer.name,
+        detector=pipeline.detector.name,
         notes=(photos_not_checked_note,),
     )
 
@@ -162,7 +134,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         openapi_extra=spec.openapi(),
         response_model=CheckProfileResponse,
         responses={
-            **_ERRORS,
+            **ERROR_RESPONSES,
             422: {"model": ErrorResponse, "description": "the selfie is unreadable, has no face or is unusable"},
             501: {"model": ErrorResponse, "description": "the face-confirmation backend is not installed"},
         },
@@ -176,11 +148,11 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         try:
             await read_request(request, spec, svc.settings, deadline_of(request), into=parsed)
         except ImageError as exc:  # only the selfie gets here: photo problems are statuses
-            _check_model(request, parsed.options)
+            check_model(request, parsed.options)
             failed = _unread_selfie(request, exc, parsed.options)
             return report_response(request, failed.to_dict(), exc, server_timings(request, None))
         options = parsed.options
-        _check_model(request, options)
+        check_model(request, options)
         selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
 
         def job(worker: Worker) -> ProfileCheck:

@@ -1,30 +1,30 @@
-"""Inference workers: the faceproof clients one pool slot owns, and their warm-up.
+"""Inference workers: the pipelines one pool slot owns, and their warm-up.
 
-A worker holds one :class:`~faceproof.FaceProof` per served recognition model. They share
-the worker's detector instance; the first (default) model's client also holds the
-attribute model. The worker also owns the second detector that confirms selfie faces for
-check-profile's quality score (dlib HOG, as ``FaceProof.check_profile`` uses), or the
-reason it is unavailable. No object is shared between workers, so workers never wait on
-each other's locks.
+A worker holds one :class:`~faceproof.Pipeline` per served recognition model, built from
+the service settings' one :class:`~faceproof.PipelineConfig`. They share the worker's
+detector and its second detector (the one that confirms selfie faces for check-profile's
+quality score, dlib HOG; or the reason it is unavailable); the first (default) model's
+pipeline also holds the attribute model. Each pipeline is wrapped in a
+:class:`~faceproof.FaceProof` facade for verify/distinguish/faces. No object is shared
+between workers, so workers never wait on each other's locks.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..client import FaceProof, confirming_detector
-from ..detect import Detector
+from ..client import FaceProof
 from ..errors import BackendUnavailable, InvalidArgument, UnknownBackend
-from ..io import ImageLimits, URLPolicy
-from ..types import BBox, Face
+from ..runtime.compare import Metric
+from ..runtime.detect import Detector
+from ..runtime.io import ImageLimits, URLPolicy
+from ..runtime.pipeline import Pipeline, PipelineConfig
 from .settings import ServiceSettings
 
-__all__ = ["Worker", "build_worker"]
+__all__ = ["Worker", "build_worker", "pipeline_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class Worker:
                 f"model {model!r} is not served here; available: {', '.join(self.clients)}", name=model
             ) from None
 
+    def pipeline(self, model: str | None = None) -> Pipeline:
+        """The pipeline of a recognition model served here (the default one for None)."""
+        return self.client(model).pipeline
+
     @property
     def default(self) -> FaceProof:
         return self.clients[self.default_model]
@@ -57,71 +61,51 @@ class Worker:
         """Load every model and run each network once on a synthetic face; returns the
         embedding norm per model (a sanity value: finite and positive)."""
         norms: dict[str, float] = {}
-        image = _synthetic_face_image()
-        face = _synthetic_face()
-        if self.confirmer is not None:
-            self.confirmer.detect(image)  # loads dlib's HOG detector
-        for name, client in self.clients.items():
-            client.warmup()
-            client.detector.detect(image)
-            vector = client.recognizer.embed(image, [face])
-            norm = float(np.linalg.norm(vector))
-            if vector.shape != (1, client.recognizer.dim) or not math.isfinite(norm) or norm <= 0.0:
-                raise RuntimeError(f"warm-up inference of model {name} gave an unusable embedding")
-            norms[name] = norm
-            if client.attribute_model is not None:
-                (attrs,) = client.attribute_model.predict(image, [face])
-                if attrs.gender is None and attrs.age is None:
-                    raise RuntimeError("warm-up inference of the attribute model gave no output")
+        for i, client in enumerate(self.clients.values()):
+            norms.update(client.pipeline.warmup(confirmer=i == 0 and self.confirmer is not None))
         return norms
 
 
-def build_worker(index: int, settings: ServiceSettings) -> Worker:
-    """The clients of one pool slot, built from the settings (no model is loaded yet)."""
-    limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-    # the service hands the library bytes only; URLs are fetched by the service itself
-    no_urls = URLPolicy(enabled=False)
-    clients: dict[str, FaceProof] = {}
+def pipeline_config(settings: ServiceSettings, model: str | None = None) -> PipelineConfig:
+    """The pipeline configuration the settings describe (for ``model``, default: the first
+    served). The service hands the library bytes only: URLs are fetched by the service."""
+    models = served_models(settings)
+    name = models[0] if model is None else model
+    options: dict[str, Any] = {} if settings.flip is None else {"flip": settings.flip}  # None: the library's default
+    return PipelineConfig(
+        detector=settings.detector,
+        model=name,
+        metric=Metric.parse(settings.metric),
+        min_detection_confidence=settings.min_confidence,
+        attributes=tuple(settings.attributes) if name == models[0] else (),
+        calibration=None if settings.calibration is None else Path(settings.calibration),
+        limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
+        url_policy=URLPolicy(enabled=False),
+        max_faces=settings.max_faces,
+        **options,
+    )
+
+
+def served_models(settings: ServiceSettings) -> tuple[str, ...]:
     models = tuple(dict.fromkeys(m.strip().lower() for m in settings.models))
     if not models:
         raise InvalidArgument("at least one recognition model must be served")
-    first: FaceProof | None = None
-    # flip (mirrored-face TTA) only when set: otherwise the library's default, which its
-    # thresholds are calibrated for
-    extra: dict[str, Any] = {} if settings.flip is None else {"flip": settings.flip}
-    for name in models:
-        client = FaceProof(
-            detector=settings.detector if first is None else first.detector,
-            model=name,
-            metric=settings.metric,
-            min_detection_confidence=settings.min_confidence,
-            attributes=settings.attributes if first is None else (),
-            calibration=settings.calibration,
-            limits=limits,
-            url_policy=no_urls,
-            max_faces=settings.max_faces,
-            lang=settings.lang,  # type: ignore[arg-type]
-            **extra,
-        )
-        first = first or client
-        clients[name] = client
+    return models
+
+
+def build_worker(index: int, settings: ServiceSettings) -> Worker:
+    """The pipelines of one pool slot, built from the settings (no model is loaded yet)."""
+    models = served_models(settings)
+    first = Pipeline(pipeline_config(settings))
     confirmer: Detector | None = None
     missing: str | None = None
     try:
-        confirmer = confirming_detector("dlib")
+        confirmer = first.confirmer()
     except BackendUnavailable as exc:
         missing = exc.message
+    pipelines = [first] + [
+        Pipeline(pipeline_config(settings, name), detector=first.detector, confirmer_detector=confirmer)
+        for name in models[1:]
+    ]
+    clients = {p.recognizer.name: FaceProof(pipeline=p, lang=settings.lang) for p in pipelines}  # type: ignore[arg-type]
     return Worker(index=index, clients=clients, default_model=models[0], confirmer=confirmer, confirmer_missing=missing)
-
-
-def _synthetic_face() -> Face:
-    """A face record whose landmarks sit on the ArcFace template of a 112 px square."""
-    landmarks = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], dtype=np.float32)
-    return Face(bbox=BBox(8.0, 8.0, 104.0, 112.0), score=1.0, landmarks=landmarks, detector="warmup")
-
-
-def _synthetic_face_image() -> np.ndarray:
-    """A deterministic 128 x 128 RGB image (a smooth gradient) for warm-up runs."""
-    ramp = np.linspace(40, 215, 128, dtype=np.float32)
-    gray = (ramp[None, :] * 0.5 + ramp[:, None] * 0.5).astype(np.uint8)
-    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))

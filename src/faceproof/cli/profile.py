@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .cli import EXIT_INPUT, EXIT_NOT_SAME, EXIT_SAME, confidence_opt, detector_opt, echo_json, guarded, make_client
+from .main import EXIT_INPUT, EXIT_NOT_SAME, EXIT_SAME, confidence_opt, detector_opt, echo_json, guarded, make_client
 
 #: Exit code of a ``needs_review`` verdict (0, 1, 2 and 3 keep their ``verify`` meanings).
 EXIT_REVIEW = 4

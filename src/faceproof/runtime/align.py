@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidArgument
-from .types import BBox, FloatArray, ImageArray
+from ..errors import InvalidArgument
+from ..types import BBox, FloatArray, ImageArray
 
 if TYPE_CHECKING:
-    from .types import Face
+    from ..types import Face
 
 __all__ = [
     "ARCFACE_TEMPLATE_112",

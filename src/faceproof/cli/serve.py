@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ..cli import guarded
 from ..errors import BackendUnavailable
+from .main import guarded
 
 __all__ = ["serve"]
 
@@ -22,7 +22,7 @@ __all__ = ["serve"]
 def _csv(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    from .parsing import parse_csv
+    from ..server.parsing import parse_csv
 
     return parse_csv(value)
 
@@ -61,8 +61,8 @@ def serve(**flags: Any) -> None:
         import uvicorn
     except ImportError:
         raise BackendUnavailable("the HTTP service needs its extra: pip install 'faceproof[server]'") from None
-    from .app import create_app
-    from .settings import ServiceSettings
+    from ..server.app import create_app
+    from ..server.settings import ServiceSettings
 
     keys_file = flags.pop("api_keys_file")
     for name in ("models", "attributes", "url_allowed_hosts", "cors_origins"):

@@ -24,18 +24,21 @@ copies of LFW View 1 images (``bench/quality.py``, ``docs/policy.md``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from enum import StrEnum
+from dataclasses import dataclass, fields
+from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from .align import norm_crop
-from .detect import Detector
-from .errors import InvalidArgument
-from .types import BBox, Face, ImageArray
+from ..errors import InvalidArgument
+from ..runtime.align import norm_crop
+from ..runtime.detect import Detector, overlaps
+
+# the value types live on the ground floor (faceproof.types); re-exported here
+from ..types import BLOCKING_ISSUES, BBox, Face, FaceQuality, HeadPose, ImageArray, QualityIssue
 
 __all__ = [
     "BLOCKING_ISSUES",
@@ -54,29 +57,6 @@ __all__ = [
 ]
 
 
-class QualityIssue(StrEnum):
-    """Stable reason codes for a face that falls short of a quality minimum."""
-
-    TOO_SMALL = "too_small"
-    TOO_BLURRY = "too_blurry"
-    TOO_DARK = "too_dark"
-    OVEREXPOSED = "overexposed"
-    POSE_TOO_EXTREME = "pose_too_extreme"
-    LOW_DETECTOR_CONFIDENCE = "low_detector_confidence"
-    NOT_CONFIRMED = "not_confirmed"
-
-
-#: Issues that make a face unusable for an identity decision (the others only lower the score).
-BLOCKING_ISSUES: frozenset[QualityIssue] = frozenset(
-    {
-        QualityIssue.TOO_SMALL,
-        QualityIssue.TOO_BLURRY,
-        QualityIssue.TOO_DARK,
-        QualityIssue.OVEREXPOSED,
-        QualityIssue.POSE_TOO_EXTREME,
-    }
-)
-
 # ----------------------------------------------------------------------------- head pose
 
 #: Geometry of the 5-landmark pose estimate, in units of the inter-eye distance of a
@@ -90,29 +70,6 @@ NOSE_DEPTH = 0.40
 MOUTH_DEPTH = 0.125
 NEUTRAL_NOSE_DROP = 0.574
 NEUTRAL_MOUTH_DROP = 1.014
-
-
-@dataclass(frozen=True, slots=True)
-class HeadPose:
-    """Head rotation in degrees.
-
-    ``yaw`` > 0: the face turns so that the nose points to the image's right;
-    ``pitch`` > 0: the face tilts up (chin up); ``roll`` > 0: the face rotates
-    counter-clockwise in the image. A mirrored image negates yaw and roll.
-    """
-
-    yaw: float
-    pitch: float
-    roll: float
-
-    def __post_init__(self) -> None:
-        for name in ("yaw", "pitch", "roll"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and -180.0 <= v <= 180.0):
-                raise ValueError(f"{name} must be a finite angle in [-180, 180], got {v}")
-
-    def to_dict(self) -> dict[str, float]:
-        return {"yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1)}
 
 
 def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -256,9 +213,8 @@ class QualityThresholds:
     @classmethod
     def default(cls) -> QualityThresholds:
         """The built-in thresholds (``data/policy.json``, section ``quality``)."""
-        from .policy import Policy
-
-        return Policy.default().quality
+        doc = builtin_policy_doc()["quality"]
+        return cls.from_dict({k: v for k, v in doc.items() if not k.startswith("_")})
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> QualityThresholds:
@@ -278,66 +234,18 @@ class QualityThresholds:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def builtin_policy_doc() -> dict[str, Any]:
+    """The built-in policy file ``data/policy.json`` (sections ``quality`` and ``profile``)."""
+    text = resources.files("faceproof").joinpath("data/policy.json").read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
 def _ramp(value: float, zero_at: float, one_at: float) -> float:
     """0 at ``zero_at``, 1 at ``one_at``, linear between, clipped (either direction)."""
     if one_at == zero_at:
         return 1.0 if value >= one_at else 0.0
     return float(min(1.0, max(0.0, (value - zero_at) / (one_at - zero_at))))
-
-
-# ----------------------------------------------------------------------------- result
-
-
-@dataclass(frozen=True)
-class FaceQuality:
-    """Quality measures of one face, their factors, the 0-1 score and the issue codes."""
-
-    inter_eye_px: float
-    sharpness: float
-    brightness: float
-    clipped: float
-    pose: HeadPose
-    detector_score: float
-    confirmed: bool | None
-    score: float
-    issues: tuple[QualityIssue, ...] = ()
-    factors: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("inter_eye_px", "sharpness", "brightness", "clipped", "detector_score", "score"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        if self.score > 1.0:
-            raise ValueError(f"score must be within [0, 1], got {self.score}")
-        if not isinstance(self.pose, HeadPose):
-            raise TypeError("pose must be a HeadPose")
-        object.__setattr__(self, "issues", tuple(QualityIssue(i) for i in self.issues))
-        object.__setattr__(self, "factors", dict(self.factors))
-
-    @property
-    def usable(self) -> bool:
-        """No blocking issue: the face can carry an identity decision."""
-        return not any(i in BLOCKING_ISSUES for i in self.issues)
-
-    @property
-    def blocking(self) -> tuple[QualityIssue, ...]:
-        return tuple(i for i in self.issues if i in BLOCKING_ISSUES)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "score": round(self.score, 3),
-            "usable": self.usable,
-            "issues": [i.value for i in self.issues],
-            "inter_eye_px": round(self.inter_eye_px, 1),
-            "sharpness": round(self.sharpness, 3),
-            "brightness": round(self.brightness, 1),
-            "clipped": round(self.clipped, 3),
-            "pose": self.pose.to_dict(),
-            "detector_score": round(self.detector_score, 3),
-            "confirmed": self.confirmed,
-            "factors": {k: round(v, 3) for k, v in self.factors.items()},
-        }
 
 
 def assess_face(
@@ -408,12 +316,10 @@ def assess_face(
 def confirmations(image: ImageArray, faces: Sequence[Face], detector: Detector, *, min_iou: float = 0.2) -> list[bool]:
     """For each face, whether ``detector`` finds an overlapping face (IoU >= ``min_iou``
     or a box containing the face's centre), the rule of the ``yunet+dlib`` cross-check."""
-    from .detect import CrossCheckDetector
-
     if not faces:
         return []
     found: list[BBox] = [f.bbox for f in detector.detect(image)]
-    return [any(CrossCheckDetector._overlaps(f.bbox, o, min_iou) for o in found) for f in faces]
+    return [any(overlaps(f.bbox, o, min_iou) for o in found) for f in faces]
 
 
 def assess_faces(

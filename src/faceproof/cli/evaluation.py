@@ -1,6 +1,6 @@
 """``faceproof evaluate`` and ``faceproof calibrate``: accuracy and thresholds from pair lists.
 
-Registered in :data:`faceproof.cli.LAZY_COMMANDS`; imported only when one of them runs.
+Registered in :data:`faceproof.cli.main.LAZY_COMMANDS`; imported only when one of them runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .cli import echo_json, guarded
+from .main import echo_json, guarded
 
 __all__ = ["calibrate_cmd", "evaluate_cmd"]
 
@@ -79,7 +79,7 @@ seed_opt = click.option("--seed", type=int, default=0, show_default=True, help="
 
 
 def _load(pairs_file: Path, root: Path | None, limit: int | None) -> tuple[Any, Path]:
-    from .evaluate import load_pairs
+    from ..evaluation import load_pairs
 
     pairs = load_pairs(pairs_file)
     if limit is not None and limit < len(pairs):
@@ -88,7 +88,7 @@ def _load(pairs_file: Path, root: Path | None, limit: int | None) -> tuple[Any, 
 
 
 def _embed(pairs: Any, root: Path, config: Any, workers: int, backend: str, cache_dir: Path | None) -> Any:
-    from .evaluate import embed_images
+    from ..evaluation import embed_images
 
     paths = pairs.paths()
     with _progress(len(paths), f"embedding ({config.model})") as update:
@@ -157,8 +157,8 @@ def evaluate_cmd(
 ) -> None:
     """Verification accuracy on labelled pairs: k-fold accuracy, ROC AUC, EER, TAR@FAR, best
     threshold, accuracy at the configured threshold; pairs without a face count as rejections."""
-    from .compare import Metric
-    from .evaluate import ClientConfig, evaluate, load_groups, report_markdown, write_report
+    from ..evaluation import ClientConfig, evaluate, load_groups, report_markdown, write_report
+    from ..runtime.compare import Metric
 
     Metric.parse(metric)  # fail fast on a bad metric, before any embedding
     pairs, root_ = _load(pairs_file, root, limit)
@@ -250,9 +250,9 @@ def calibrate_cmd(
 ) -> None:
     """Pick a distance threshold per model x metric (target FAR or best accuracy) with a
     bootstrap confidence interval, and write a calibration file."""
-    from .calibrate import calibrate_scores, weights_sha256, write_calibration
-    from .compare import Metric, threshold_key
-    from .evaluate import ClientConfig, load_pairs, pair_distances, rates_at
+    from ..evaluation import ClientConfig, load_pairs, pair_distances, rates_at
+    from ..evaluation.calibrate import calibrate_scores, weights_sha256, write_calibration
+    from ..runtime.compare import Metric, threshold_key
 
     metrics_ = [Metric.parse(m) for m in metrics]
     pairs, root_ = _load(pairs_file, root, limit)

@@ -22,8 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import InvalidArgument
-from .types import BBox, Face, ImageArray
+from ..errors import InvalidArgument
+from ..types import BBox, Face, ImageArray
 
 __all__ = [
     "CrossCheckDetector",
@@ -269,6 +269,15 @@ class DlibHogDetector:
         return sort_faces(faces)
 
 
+def overlaps(a: BBox, b: BBox, min_iou: float) -> bool:
+    """Whether box ``b`` confirms box ``a``: IoU >= ``min_iou``, or ``b`` contains the
+    centre of ``a`` (the rule of the ``yunet+dlib`` cross-check)."""
+    if a.iou(b) >= min_iou:
+        return True
+    cx, cy = a.center
+    return b.x1 <= cx <= b.x2 and b.y1 <= cy <= b.y2
+
+
 class CrossCheckDetector:
     """Keep a primary detector's faces only when another detector finds an overlapping box.
 
@@ -288,10 +297,7 @@ class CrossCheckDetector:
 
     @staticmethod
     def _overlaps(a: BBox, b: BBox, min_iou: float) -> bool:
-        if a.iou(b) >= min_iou:
-            return True
-        cx, cy = a.center
-        return b.x1 <= cx <= b.x2 and b.y1 <= cy <= b.y2
+        return overlaps(a, b, min_iou)
 
     def detect(self, image: ImageArray) -> list[Face]:
         faces = self.primary.detect(image)
@@ -301,7 +307,7 @@ class CrossCheckDetector:
         kept = []
         for face in faces:
             confirmed = tuple(
-                name for name, found in others if any(self._overlaps(face.bbox, o.bbox, self.min_iou) for o in found)
+                name for name, found in others if any(overlaps(face.bbox, o.bbox, self.min_iou) for o in found)
             )
             if len(confirmed) == len(others):
                 kept.append(face.evolve(confirmed_by=confirmed, detector=self.name))

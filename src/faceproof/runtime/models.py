@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelFileError, ModelIntegrityError
+from ..errors import ModelFileError, ModelIntegrityError
 
 __all__ = ["MODEL_FILES", "ModelFile", "model_path", "sha256_file"]
 

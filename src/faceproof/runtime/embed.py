@@ -16,9 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import InvalidArgument
+from ..types import Face, FloatArray, ImageArray
 from .align import DlibChipper, norm_crop
-from .errors import InvalidArgument
-from .types import Face, FloatArray, ImageArray
 
 __all__ = ["DlibRecognizer", "Recognizer", "SFaceRecognizer", "embed_faces", "l2_normalize"]
 

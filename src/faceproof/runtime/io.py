@@ -34,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 import numpy as np
 
-from .errors import (
+from ..errors import (
     EmptyImage,
     ImageDecodeError,
     ImageError,
@@ -45,7 +45,7 @@ from .errors import (
     URLFetchError,
     URLNotAllowed,
 )
-from .types import ImageArray
+from ..types import ImageArray
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import FaceProofError
+from ..errors import FaceProofError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,8 +50,8 @@ def guarded(func: F) -> F:
 
 
 def make_client(**kwargs: Any) -> Any:
-    from .client import FaceProof
-    from .io import URLPolicy
+    from ..client import FaceProof
+    from ..runtime.io import URLPolicy
 
     allow_private = kwargs.pop("allow_private_urls", False)
     options = {k: v for k, v in kwargs.items() if v is not None}
@@ -79,11 +79,11 @@ private_opt = click.option(
 #: name -> "module:attribute". Each module builds its command with click and reuses
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
 LAZY_COMMANDS: dict[str, str] = {
-    "calibrate": "faceproof.cli_eval:calibrate_cmd",
-    "check-profile": "faceproof.cli_profile:check_profile_cmd",
-    "evaluate": "faceproof.cli_eval:evaluate_cmd",
-    "evaluate-gender": "faceproof.attributes_cli:evaluate_gender_cmd",
-    "serve": "faceproof.server.cli:serve",
+    "calibrate": "faceproof.cli.evaluation:calibrate_cmd",
+    "check-profile": "faceproof.cli.profile:check_profile_cmd",
+    "evaluate": "faceproof.cli.evaluation:evaluate_cmd",
+    "evaluate-gender": "faceproof.cli.attributes:evaluate_gender_cmd",
+    "serve": "faceproof.cli.serve:serve",
 }
 
 
@@ -254,9 +254,9 @@ def faces_cmd(
 @guarded
 def models_cmd() -> None:
     """Backends, whether they are installed, model files with licences, and thresholds."""
-    from . import registry
-    from .compare import ThresholdTable
-    from .models import MODEL_FILES
+    from ..runtime import registry
+    from ..runtime.compare import ThresholdTable
+    from ..runtime.models import MODEL_FILES
 
     echo_json(
         {

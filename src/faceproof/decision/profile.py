@@ -21,7 +21,7 @@ selfie the person shown in their profile photos?" with ``verified``, ``not_verif
    consistent other person is then flagged: a likely catfish) or the check cannot be made.
 
 The band is relative to the distance threshold in force (``FaceProof.default_threshold``
-or the caller's), so it follows recalibration. Knobs: :class:`~faceproof.policy.Policy`.
+or the caller's), so it follows recalibration. Knobs: :class:`~faceproof.decision.policy.Policy`.
 """
 
 from __future__ import annotations
@@ -30,24 +30,22 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .compare import Metric, Threshold, distance_matrix, embeddings_of, similarity_matrix
-from .embed import embed_faces
-from .errors import FaceProofError, InvalidArgument
+from ..errors import FaceProofError, ImageError, InvalidArgument
+from ..runtime.compare import Metric, face_distances, face_similarities
+from ..runtime.pipeline import Pipeline
+from ..types import Face, ImageArray
 from .policy import Policy
 from .quality import QualityIssue, assess_faces, inter_eye_distance
-from .types import BBox, Face, ImageArray
+from .results import PhotoCheck, PhotoStatus, ProfileCheck, Reason, SelfieCheck, SelfieStatus, Verdict
 
 if TYPE_CHECKING:
-    from .client import FaceProof
-    from .detect import Detector
-    from .io import ImageSource
+    from ..runtime.detect import Detector
+    from ..runtime.io import ImageSource
 
 __all__ = [
     "PhotoCheck",
@@ -63,53 +61,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-class Verdict(StrEnum):
-    VERIFIED = "verified"
-    NOT_VERIFIED = "not_verified"
-    NEEDS_REVIEW = "needs_review"
-
-
-class SelfieStatus(StrEnum):
-    OK = "ok"
-    UNREADABLE = "unreadable"
-    NO_FACE = "no_face"
-    SEVERAL_FACES = "several_faces"
-    FACE_TOO_SMALL = "face_too_small"
-    TOO_BLURRY = "too_blurry"
-    TOO_DARK = "too_dark"
-    OVEREXPOSED = "overexposed"
-    POSE_TOO_EXTREME = "pose_too_extreme"
-
-
-class PhotoStatus(StrEnum):
-    UNREADABLE = "unreadable"
-    NO_FACE = "no_face"
-    NO_USABLE_FACE = "no_usable_face"
-    PERSON_PRESENT = "person_present"
-    PERSON_ABSENT = "person_absent"
-    UNCERTAIN = "uncertain"
-
-
-class Reason(StrEnum):
-    """Stable reason codes of a verdict (and of an ``uncertain`` photo)."""
-
-    PERSON_PRESENT = "person_present"
-    PERSON_ABSENT = "person_absent"
-    SCORE_IN_BAND = "score_in_uncertainty_band"
-    LOW_QUALITY_MATCH = "low_quality_match"
-    LOW_SELFIE_QUALITY = "low_selfie_quality"
-    TOO_FEW_PHOTOS = "person_in_too_few_photos"
-    CONSISTENT_OTHER_PERSON = "consistent_other_person"
-    NO_COMPARABLE_PHOTO = "no_comparable_photo"
-    SELFIE_UNREADABLE = "selfie_unreadable"
-    SELFIE_NO_FACE = "selfie_no_face"
-    SELFIE_SEVERAL_FACES = "selfie_several_faces"
-    SELFIE_FACE_TOO_SMALL = "selfie_face_too_small"
-    SELFIE_TOO_BLURRY = "selfie_too_blurry"
-    SELFIE_TOO_DARK = "selfie_too_dark"
-    SELFIE_OVEREXPOSED = "selfie_overexposed"
-    SELFIE_POSE_TOO_EXTREME = "selfie_pose_too_extreme"
+#: the note of a check whose selfie was unusable (the service repeats it for its own failures)
+PHOTOS_NOT_CHECKED = "the profile photos were not checked: the selfie is not usable"
 
 
 #: Which selfie status a blocking quality issue of its face gives, in order of precedence.
@@ -120,163 +73,6 @@ _ISSUE_STATUS: tuple[tuple[QualityIssue, SelfieStatus], ...] = (
     (QualityIssue.OVEREXPOSED, SelfieStatus.OVEREXPOSED),
     (QualityIssue.POSE_TOO_EXTREME, SelfieStatus.POSE_TOO_EXTREME),
 )
-
-
-def _r(value: float | None, ndigits: int = 4) -> float | None:
-    return None if value is None else round(float(value), ndigits)
-
-
-# ----------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class SelfieCheck:
-    """The selfie: its status, the face used (with quality) and every face found."""
-
-    status: SelfieStatus
-    face: Face | None = None
-    faces: tuple[Face, ...] = ()
-    error: FaceProofError | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", SelfieStatus(self.status))
-        if (self.status is SelfieStatus.OK) != (self.face is not None):
-            raise ValueError("a selfie has a face exactly when its status is ok")
-
-    @property
-    def usable(self) -> bool:
-        return self.status is SelfieStatus.OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "face": None if self.face is None else self.face.to_dict(),
-            "faces": [f.to_dict() for f in self.faces],
-            "error": None if self.error is None else self.error.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class PhotoCheck:
-    """One profile photo: status, the face that matched (or came closest) and the full
-    similarity / distance row over all its faces (left to right)."""
-
-    index: int
-    status: PhotoStatus
-    faces: tuple[Face, ...] = ()
-    similarities: tuple[float, ...] = ()
-    distances: tuple[float, ...] = ()
-    face_index: int | None = None
-    main_face_index: int | None = None
-    reasons: tuple[Reason, ...] = ()
-    error: FaceProofError | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", PhotoStatus(self.status))
-        object.__setattr__(self, "reasons", tuple(Reason(r) for r in self.reasons))
-        n = len(self.faces)
-        if len(self.similarities) != len(self.distances) or len(self.similarities) not in (0, n):
-            raise ValueError("similarities and distances must have one value per face")
-        for idx in (self.face_index, self.main_face_index):
-            if idx is not None and not 0 <= idx < n:
-                raise ValueError(f"face index {idx} out of range for {n} faces")
-
-    @property
-    def bbox(self) -> BBox | None:
-        return None if self.face_index is None else self.faces[self.face_index].bbox
-
-    @property
-    def similarity(self) -> float | None:
-        return None if self.face_index is None or not self.similarities else self.similarities[self.face_index]
-
-    @property
-    def distance(self) -> float | None:
-        return None if self.face_index is None or not self.distances else self.distances[self.face_index]
-
-    @property
-    def comparable(self) -> bool:
-        return self.status in (PhotoStatus.PERSON_PRESENT, PhotoStatus.PERSON_ABSENT, PhotoStatus.UNCERTAIN)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "status": self.status.value,
-            "reasons": [r.value for r in self.reasons],
-            "face_index": self.face_index,
-            "bbox": None if self.bbox is None else self.bbox.as_list(),
-            "similarity": _r(self.similarity),
-            "distance": _r(self.distance),
-            "similarities": [round(v, 4) for v in self.similarities],
-            "distances": [round(v, 4) for v in self.distances],
-            "main_face_index": self.main_face_index,
-            "faces": [f.to_dict() for f in self.faces],
-            "error": None if self.error is None else self.error.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class ProfileCheck:
-    """The answer of :meth:`FaceProof.check_profile`. ``to_dict()`` is JSON-ready."""
-
-    verdict: Verdict
-    reasons: tuple[Reason, ...]
-    selfie: SelfieCheck
-    photos: tuple[PhotoCheck, ...]
-    metric: Metric
-    threshold: Threshold
-    band: tuple[float, float]
-    policy: Policy
-    model: str
-    detector: str
-    other_person_photos: tuple[int, ...] = ()
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "verdict", Verdict(self.verdict))
-        object.__setattr__(self, "reasons", tuple(Reason(r) for r in self.reasons))
-        lo, hi = self.band
-        if not 0.0 <= lo <= self.threshold.value <= hi:
-            raise ValueError(f"the band {self.band} must contain the threshold {self.threshold.value}")
-
-    @property
-    def comparable_photos(self) -> int:
-        return sum(p.comparable for p in self.photos)
-
-    @property
-    def present_photos(self) -> int:
-        return sum(p.status is PhotoStatus.PERSON_PRESENT for p in self.photos)
-
-    @property
-    def checked(self) -> bool:
-        """False when the check could not be made (selfie unusable, no comparable photo)."""
-        return self.selfie.usable and self.comparable_photos > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict.value,
-            "reasons": [r.value for r in self.reasons],
-            "checked": self.checked,
-            "selfie": self.selfie.to_dict(),
-            "photos": [p.to_dict() for p in self.photos],
-            "summary": {
-                "photos": len(self.photos),
-                "comparable": self.comparable_photos,
-                "present": self.present_photos,
-                "uncertain": sum(p.status is PhotoStatus.UNCERTAIN for p in self.photos),
-                "absent": sum(p.status is PhotoStatus.PERSON_ABSENT for p in self.photos),
-                "other_person_photos": list(self.other_person_photos),
-            },
-            "metric": self.metric.value,
-            "threshold": self.threshold.value,
-            "threshold_source": self.threshold.source,
-            "band": [round(self.band[0], 6), round(self.band[1], 6)],
-            "model": self.model,
-            "detector": self.detector,
-            "policy": self.policy.to_dict(),
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-            "notes": list(self.notes),
-        }
 
 
 # ----------------------------------------------------------------------------- decision
@@ -368,8 +164,7 @@ def consistent_other_person(
     if len(cands) < max(2, min_photos):
         return ()
     faces = [p.faces[p.main_face_index] for p in cands if p.main_face_index is not None]
-    raw = metric is Metric.EUCLIDEAN
-    dist = distance_matrix(embeddings_of(faces, raw=raw), embeddings_of(faces, raw=raw), metric)
+    dist = face_distances(faces, faces, metric)
     parent = list(range(len(cands)))
 
     def root(i: int) -> int:
@@ -408,25 +203,36 @@ def _check_photos_arg(photos: Any, policy: Policy) -> list[ImageSource]:
     return items
 
 
-def _faces_of(fp: FaceProof, image: ImageArray, policy: Policy, confirm_with: Detector | None) -> list[Face]:
-    """Detected faces (``fp.detect``: left to right, at most ``fp.max_faces``) with quality
-    and embedding."""
-    faces = [f for f in fp.detect(image) if f.landmarks is not None]
+def _faces_of(pipeline: Pipeline, image: ImageArray, policy: Policy, confirm_with: Detector | None) -> list[Face]:
+    """Detected faces (left to right, at most ``max_faces``) with quality and embedding."""
+    faces = [f for f in pipeline.detect(image)[0] if f.landmarks is not None]
     faces = assess_faces(image, faces, policy.quality, confirm_with=confirm_with)
-    return embed_faces(fp.recognizer, image, faces)
+    return pipeline.embed(image, faces)
+
+
+def _load(pipeline: Pipeline, source: ImageSource | ImageError) -> ImageArray:
+    """The image, or the reading error a caller already met (e.g. the service, which reads
+    request bodies itself) raised in its place."""
+    if isinstance(source, ImageError):
+        raise source
+    return pipeline.load_image(source)
 
 
 def _selfie(
-    fp: FaceProof, source: ImageSource, policy: Policy, confirm_with: Detector | None, timings: dict[str, float]
+    pipeline: Pipeline,
+    source: ImageSource | ImageError,
+    policy: Policy,
+    confirm_with: Detector | None,
+    timings: dict[str, float],
 ) -> SelfieCheck:
     t = time.perf_counter()
     try:
-        image = fp.load_image(source)
+        image = _load(pipeline, source)
     except FaceProofError as exc:
         return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
     timings["selfie_decode"] = _ms(t)
     t = time.perf_counter()
-    faces = _faces_of(fp, image, policy, confirm_with)
+    faces = _faces_of(pipeline, image, policy, confirm_with)
     timings["selfie_faces"] = _ms(t)
     if not faces:
         return SelfieCheck(SelfieStatus.NO_FACE)
@@ -446,9 +252,9 @@ def _selfie(
 
 
 def _photo(
-    fp: FaceProof,
+    pipeline: Pipeline,
     index: int,
-    source: ImageSource,
+    source: ImageSource | ImageError,
     selfie_face: Face,
     metric: Metric,
     threshold: float,
@@ -457,15 +263,14 @@ def _photo(
     confirm_with: Detector | None,
 ) -> PhotoCheck:
     try:
-        image = fp.load_image(source)
+        image = _load(pipeline, source)
     except FaceProofError as exc:
         return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target"))
-    faces = _faces_of(fp, image, policy, confirm_with)
+    faces = _faces_of(pipeline, image, policy, confirm_with)
     if not faces:
         return PhotoCheck(index, PhotoStatus.NO_FACE)
-    raw = metric is Metric.EUCLIDEAN
-    dist = distance_matrix(embeddings_of([selfie_face], raw=raw), embeddings_of(faces, raw=raw), metric)[0]
-    sim = similarity_matrix(embeddings_of([selfie_face]), embeddings_of(faces))[0]
+    dist = face_distances([selfie_face], faces, metric)[0]
+    sim = face_similarities([selfie_face], faces)[0]
     status, idx, reasons = photo_status(faces, dist, threshold, band, policy)
     return PhotoCheck(
         index=index,
@@ -480,38 +285,46 @@ def _photo(
 
 
 def check_profile(
-    fp: FaceProof,
-    selfie: ImageSource,
-    photos: Sequence[ImageSource],
+    pipeline: Pipeline | SupportsPipeline,
+    selfie: ImageSource | ImageError,
+    photos: Sequence[ImageSource | ImageError],
     *,
     policy: Policy | Mapping[str, Any] | str | Path | None = None,
     threshold: float | None = None,
     metric: str | Metric | None = None,
     confirm_with: Detector | None = None,
 ) -> ProfileCheck:
-    """See :meth:`FaceProof.check_profile`."""
+    """Is the member who took ``selfie`` the person in their profile ``photos``? See
+    :meth:`FaceProof.check_profile` and the module doc.
+
+    ``pipeline`` is a :class:`~faceproof.Pipeline` (or anything holding one as
+    ``.pipeline``, such as a :class:`~faceproof.FaceProof`). An image source may be an
+    :class:`~faceproof.errors.ImageError` a caller already met reading it: that image is then
+    ``unreadable`` in its place. ``confirm_with`` replaces the pipeline's own confirming
+    detector (``Pipeline.confirmer()``), which is built only when the policy confirms.
+    """
+    pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     pol = Policy.coerce(policy)
     items = _check_photos_arg(photos, pol)
-    metric_ = fp.metric if metric is None else Metric.parse(metric)
-    if metric_ is fp.metric and threshold is None:
-        thr = fp.default_threshold
-    else:
-        thr = fp.threshold_for(metric_, threshold)
+    metric_ = pipe.metric if metric is None else Metric.parse(metric)
+    thr = pipe.threshold_for(metric_, threshold)
     band = pol.band(thr.value)
     timings: dict[str, float] = {}
     notes: list[str] = []
     start = time.perf_counter()
+    if confirm_with is None and pol.confirm != "none":
+        confirm_with = pipe.confirmer()
     selfie_confirm = confirm_with if pol.confirm in ("selfie", "all") else None
     photo_confirm = confirm_with if pol.confirm == "all" else None
-    checked_selfie = _selfie(fp, selfie, pol, selfie_confirm, timings)
+    checked_selfie = _selfie(pipe, selfie, pol, selfie_confirm, timings)
     checks: list[PhotoCheck] = []
     if checked_selfie.face is not None:
         t = time.perf_counter()
         for i, source in enumerate(items):
-            checks.append(_photo(fp, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm))
+            checks.append(_photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm))
         timings["photos"] = _ms(t)
     elif items:
-        notes.append("the profile photos were not checked: the selfie is not usable")
+        notes.append(PHOTOS_NOT_CHECKED)
     other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
     verdict, reasons = decide(checked_selfie, checks, pol, other)
     timings["total"] = _ms(start)
@@ -525,9 +338,16 @@ def check_profile(
         threshold=thr,
         band=band,
         policy=pol,
-        model=fp.recognizer.name,
-        detector=fp.detector.name,
+        model=pipe.recognizer.name,
+        detector=pipe.detector.name,
         other_person_photos=other,
         timings_ms=timings,
         notes=tuple(notes),
     )
+
+
+class SupportsPipeline(Protocol):
+    """Anything that holds a pipeline (e.g. :class:`~faceproof.FaceProof`)."""
+
+    @property
+    def pipeline(self) -> Pipeline: ...

@@ -1,6 +1,6 @@
 """``faceproof evaluate-gender``: measure gender and age against a labels CSV, per group.
 
-Registered lazily in :data:`faceproof.cli.LAZY_COMMANDS`; imported only when invoked.
+Registered lazily in :data:`faceproof.cli.main.LAZY_COMMANDS`; imported only when invoked.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .cli import echo_json, guarded, make_client
+from .main import echo_json, guarded, make_client
 
 
 @click.command(name="evaluate-gender")
@@ -69,7 +69,7 @@ def evaluate_gender_cmd(
 ) -> None:
     """Gender accuracy, per-class recall, confusion, no-face count and age error, overall
     and per group (race, age band, gender, ...), on the images a labels CSV lists."""
-    from .evaluate_attributes import run_evaluation
+    from ..evaluation.attributes import run_evaluation
 
     fp = make_client(detector=detector, min_gender_confidence=min_gender_confidence)
 

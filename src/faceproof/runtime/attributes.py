@@ -30,9 +30,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import InvalidArgument
+from ..types import Attributes, Face, ImageArray
 from .align import DlibChipper
-from .errors import InvalidArgument
-from .types import Attributes, Face, ImageArray
 
 __all__ = [
     "AGE_RANGE_OFFSETS",

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgument
-from .types import Face, FloatArray
+from ..errors import InvalidArgument
+from ..types import Face, FloatArray
 
 __all__ = [
     "Metric",
@@ -36,6 +36,8 @@ __all__ = [
     "ThresholdTable",
     "distance_matrix",
     "embeddings_of",
+    "face_distances",
+    "face_similarities",
     "similarity_matrix",
     "threshold_key",
 ]
@@ -112,6 +114,19 @@ def distance_matrix(a: np.ndarray, b: np.ndarray, metric: Metric | str) -> Float
     if metric is Metric.COSINE:
         return (1.0 - cos).astype(np.float32)
     return np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)).astype(np.float32)
+
+
+def face_distances(a: Sequence[Face], b: Sequence[Face], metric: Metric | str) -> FloatArray:
+    """The ``len(a) x len(b)`` distances between embedded faces in ``metric``: raw
+    embeddings for ``euclidean``, unit ones otherwise (the one place that knows which)."""
+    metric_ = Metric.parse(metric)
+    raw = metric_ is Metric.EUCLIDEAN
+    return distance_matrix(embeddings_of(a, raw=raw), embeddings_of(b, raw=raw), metric_)
+
+
+def face_similarities(a: Sequence[Face], b: Sequence[Face]) -> FloatArray:
+    """The ``len(a) x len(b)`` cosine similarities between embedded faces."""
+    return similarity_matrix(embeddings_of(a), embeddings_of(b))
 
 
 @dataclass(frozen=True)

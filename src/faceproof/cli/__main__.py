@@ -1,0 +1,5 @@
+"""``python -m faceproof.cli``: the same as the ``faceproof`` command."""
+
+from .main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The identity-check decision: face quality, the policy knobs and ``check_profile``."""

@@ -1,0 +1,191 @@
+"""Evaluation reports: ``report.json``, ``report.md``, ``scores.csv`` and, with
+matplotlib (``faceproof[plot]``), ``roc.png`` and ``hist.png``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from .accuracy import EvaluationReport
+from .metrics import roc
+
+logger = logging.getLogger(__name__)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100.0 * x:.2f} %"
+
+
+def report_markdown(report: EvaluationReport, command: str | None = None) -> str:
+    p = report.primary
+    cfg = report.config
+    lines = [
+        f"# Verification report: {report.pairs_name}",
+        "",
+        f"faceproof {__version__}, {report.created}. Detector `{cfg.detector}`, model `{cfg.model}`, "
+        f"flip TTA {'on' if cfg.flip else 'off'}. Pairs: {report.pairs['total']} "
+        f"({report.pairs['same']} same, {report.pairs['different']} different); images {report.images['total']}, "
+        f"{report.images['multi_face']} with more than one face.",
+        "",
+    ]
+    if command:
+        lines += ["Command:", "", f"    {command}", ""]
+    lines += [
+        f"**Pairs without a usable face: {report.pairs['no_face']}** "
+        f"({report.pairs['no_face_same']} same, {report.pairs['no_face_different']} different); "
+        "they are scored as rejections (distance inf), never dropped. Images without a face: "
+        + (", ".join(f"{k[6:]} {v}" for k, v in report.images.items() if k.startswith("error_")) or "none")
+        + ".",
+        "",
+        f"Primary: metric `{report.primary_metric}`, face policy `{report.primary_policy}`, configured threshold "
+        f"{report.threshold['value']} ({report.threshold['source']}).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| {p['kfold_accuracy']['folds']}-fold accuracy ({report.folds_source}) | "
+        f"{_pct(p['kfold_accuracy']['mean'])} ± {_pct(p['kfold_accuracy']['std'])} |",
+        f"| ROC AUC | {p['auc']:.5f} |",
+        f"| EER | {_pct(p['eer'])} (threshold {p['eer_threshold']:.4f}) |",
+    ]
+    for far, v in p["tar_at_far"].items():
+        lines.append(f"| TAR at FAR {far} | {_pct(v['tar'])} (FAR {_pct(v['far'])}, threshold {v['threshold']:.4f}) |")
+    lines.append(f"| best threshold (all pairs) | {p['best_threshold']:.4f} (accuracy {_pct(p['best_accuracy'])}) |")
+    at = p["at_threshold"]
+    if at is not None:
+        lines.append(
+            f"| at the configured threshold {at['threshold']:g} | accuracy {_pct(at['accuracy'])}, "
+            f"TPR {_pct(at['tpr'])}, TNR {_pct(at['tnr'])} |"
+        )
+    lines += [
+        "",
+        "## Every face policy and metric",
+        "",
+        "| face policy | metric | k-fold accuracy | AUC | EER | TAR@FAR 1e-2 | TAR@FAR 1e-3 | best threshold "
+        "| accuracy at configured threshold |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for pol, by_metric in report.results.items():
+        for m, r in by_metric.items():
+            tf = r["tar_at_far"]
+            at = r["at_threshold"]
+            lines.append(
+                f"| {pol} | {m} | {_pct(r['kfold_accuracy']['mean'])} ± {_pct(r['kfold_accuracy']['std'])} "
+                f"| {r['auc']:.4f} | {_pct(r['eer'])} | {_pct(tf.get('0.01', {}).get('tar'))} "
+                f"| {_pct(tf.get('0.001', {}).get('tar'))} | {r['best_threshold']:.4f} "
+                f"| {_pct(at['accuracy']) + ' at ' + format(at['threshold'], 'g') if at else '-'} |"
+            )
+    if report.groups:
+        lines += [
+            "",
+            f"## By group ({report.primary_policy} face, {report.primary_metric}, threshold "
+            f"{report.threshold['value']})",
+            "",
+            "| group | pairs (same / different) | AUC | EER | accuracy | TPR | TNR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g, e in report.groups.items():
+            at = e.get("at_threshold") or {}
+            area = f"{e['auc']:.4f}" if "auc" in e else "-"
+            lines.append(
+                f"| {g} | {e['pairs']} ({e['same']} / {e['different']}) | {area} | {_pct(e.get('eer'))} "
+                f"| {_pct(at.get('accuracy'))} | {_pct(at.get('tpr'))} | {_pct(at.get('tnr'))} |"
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(report: EvaluationReport, out_dir: str | Path, *, command: str | None = None) -> list[Path]:
+    """Write report.json, report.md, scores.csv, and (with matplotlib) roc.png, hist.png."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = report.to_dict()
+    if command:
+        doc["command"] = command
+    written = [out / "report.json", out / "report.md", out / "scores.csv"]
+    written[0].write_text(json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n", encoding="utf-8")
+    written[1].write_text(report_markdown(report, command), encoding="utf-8")
+    with written[2].open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        cols = [(pol, m) for pol, by in report.distances.items() for m in by]
+        w.writerow(["path1", "path2", "same", *(f"{pol}_{m}" for pol, m in cols)])
+        for i, pair in enumerate(report.pair_list):
+            w.writerow(
+                [pair.path1, pair.path2, int(pair.same), *(f"{report.distances[pol][m][i]:.6f}" for pol, m in cols)]
+            )
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        logger.warning("matplotlib is not installed: no plots (pip install 'faceproof[plot]')")
+        return written
+    written += plot_report(report, out)
+    return written
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def plot_report(report: EvaluationReport, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    y = report.labels
+    paths = []
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    n_neg = int((~y).sum())
+    x_min = min(1e-3, 0.5 / max(n_neg, 1))
+    lowest = 1.0
+    for pol, by in report.distances.items():
+        d = by[report.primary_metric]
+        far, tar, _ = roc(d, y)
+        area = report.results[pol][report.primary_metric]["auc"]
+        ax.plot(np.maximum(far, x_min), tar, drawstyle="steps-post", label=f"{pol} (AUC {area:.4f})")
+        lowest = min(lowest, float(tar[far <= x_min].max()) if (far <= x_min).any() else 0.0)
+    ax.set_xscale("log")
+    ax.set_xlim(x_min, 1.0)
+    ax.set_ylim(max(0.0, math.floor((lowest - 0.01) * 100) / 100), 1.002)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.set_title(f"ROC: {report.config.model}, {report.primary_metric}, {report.pairs_name}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(title="face policy", fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "roc.png")
+    fig.savefig(paths[-1])
+    plt.close(fig)
+
+    d = report.distances[report.primary_policy][report.primary_metric]
+    finite = np.isfinite(d)
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=100)
+    lo, hi = (float(d[finite].min()), float(d[finite].max())) if finite.any() else (0.0, 1.0)
+    bins = [float(b) for b in np.linspace(lo, hi, 60)]
+    ax.hist(d[finite & y], bins=bins, alpha=0.6, color="tab:blue", label="same person")
+    ax.hist(d[finite & ~y], bins=bins, alpha=0.6, color="tab:orange", label="different people")
+    thr = report.threshold["value"]
+    if thr is not None:
+        ax.axvline(thr, color="k", linestyle="--", linewidth=1, label=f"threshold {thr:g}")
+    ax.set_xlabel(f"{report.primary_metric} distance ({report.primary_policy} face)")
+    ax.set_ylabel("pairs")
+    n_inf = int((~finite).sum())
+    ax.set_title(
+        f"{report.config.model} on {report.pairs_name}"
+        + (f" ({n_inf} pairs without a face not shown)" if n_inf else ""),
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "hist.png")
+    fig.savefig(paths[-1])
+    plt.close(fig)
+    return paths

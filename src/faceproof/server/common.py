@@ -1,0 +1,120 @@
+"""What the routes share: the recognition options, the documented error answers, the
+answer of a result report and the service's own timings."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ..codes import check_lang
+from ..errors import FaceProofError, InvalidArgument, UnknownBackend
+from ..runtime.compare import Metric
+from .errors import http_status_of
+from .inputs import OptionField
+from .middleware import envelope, state_of
+from .parsing import parse_bool, parse_choice, parse_float, parse_int
+from .schemas import ErrorResponse
+from .state import request_id_of, service_of
+
+__all__ = [
+    "CROPS",
+    "CROP_SIZE",
+    "ERROR_RESPONSES",
+    "LANG",
+    "METRIC",
+    "MODEL",
+    "PADDING",
+    "THRESHOLD",
+    "check_model",
+    "report_response",
+    "server_timings",
+]
+
+
+def _model_name(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 40:
+        raise InvalidArgument(f"{name} must be a model name, got {str(value)[:40]!r}")
+    return value.strip().lower()
+
+
+def _lang(name: str, value: Any) -> str:
+    return check_lang(parse_choice(name, value, ("ko", "en")))
+
+
+MODEL = OptionField("model", _model_name, {"type": "string"}, "recognition model (default: the server's first)")
+METRIC = OptionField(
+    "metric",
+    lambda n, v: Metric.parse(parse_choice(n, v, tuple(m.value for m in Metric))).value,
+    {"type": "string", "enum": [m.value for m in Metric]},
+    "distance metric (default: the server's)",
+)
+THRESHOLD = OptionField(
+    "threshold",
+    lambda n, v: parse_float(n, v, minimum=0.0),
+    {"type": "number", "minimum": 0},
+    "distance threshold; a pair matches when distance <= threshold (default: the model x metric table)",
+)
+LANG = OptionField("lang", _lang, {"type": "string", "enum": ["ko", "en"]}, "message language (default: the server's)")
+CROPS = OptionField(
+    "crops", parse_bool, {"type": "boolean", "default": False}, "include aligned crops as base64 PNG data URIs"
+)
+CROP_SIZE = OptionField(
+    "crop_size",
+    lambda n, v: parse_int(n, v, minimum=16, maximum=512),
+    {"type": "integer", "minimum": 16, "maximum": 512, "default": 224},
+    "side of the square crops in pixels",
+)
+PADDING = OptionField(
+    "padding",
+    lambda n, v: parse_float(n, v, minimum=0.0, maximum=1.0),
+    {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
+    "margin around the aligned face, as a fraction of its size",
+)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "invalid argument or malformed request"),
+        (401, "missing or unknown API key"),
+        (408, "the request body was not received in time"),
+        (413, "request or image too large"),
+        (415, "unsupported image type or request media type"),
+        (422, "unreadable image, no face, URL refused or failed"),
+        (429, "rate limit exceeded (Retry-After)"),
+        (503, "overloaded or not ready (Retry-After)"),
+    )
+}
+
+
+def report_response(
+    request: Request, report: dict[str, Any], error: FaceProofError | None, timings: dict[str, float]
+) -> JSONResponse:
+    """A result report as the HTTP answer: 200, or the error's status with the envelope."""
+    rid = request_id_of(request)
+    body: dict[str, Any] = {"request_id": rid, **report}
+    body.pop("error", None)
+    body["timings_ms"] = {**body.get("timings_ms", {}), **{k: round(v, 2) for k, v in timings.items()}}
+    if error is None:
+        return JSONResponse(body)
+    state_of(request.scope)["error_code"] = error.code
+    body.update(envelope(error.code, error.message, rid))
+    return JSONResponse(body, status_code=http_status_of(error))
+
+
+def server_timings(request: Request, waited_ms: float | None) -> dict[str, float]:
+    """The service's own timings: the whole request so far and the wait for a worker."""
+    started = state_of(request.scope).get("started", time.perf_counter())
+    out = {"request": (time.perf_counter() - started) * 1000.0}
+    if waited_ms is not None:
+        out["queue_wait"] = waited_ms
+    return out
+
+
+def check_model(request: Request, options: dict[str, Any]) -> None:
+    model = options.get("model")
+    served = service_of(request).models
+    if model is not None and model not in served:
+        raise UnknownBackend(f"model {model!r} is not served here; available: {', '.join(served)}", name=model)

@@ -1,0 +1,105 @@
+"""The service's state shared by the app and its routes: the settings, the reference
+worker, keys, the rate limiter, the policy and the inference pool; and the accessors a
+route uses to reach them from a request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from .._version import __version__
+from ..decision.policy import Policy
+from ..errors import FaceProofError
+from ..runtime import registry
+from .errors import http_status_of
+from .middleware import envelope, error_headers, state_of
+from .pool import InferencePool
+from .security import KeyRing, RateLimiter
+from .settings import ServiceSettings
+from .workers import Worker
+
+__all__ = ["ServiceState", "deadline_of", "error_response", "request_id_of", "service_of"]
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    reference: Worker  # the pool's first worker; its immutable metadata (names, thresholds) describes the service
+    keyring: KeyRing
+    limiter: RateLimiter
+    policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
+    pool: InferencePool[Worker] | None = None
+    ready: bool = False
+    warmup_error: FaceProofError | None = None
+    warmup_ms: float | None = None
+    started_at: float = field(default_factory=time.time)
+    _warmup_task: asyncio.Task[None] | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(self.reference.clients)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything ``GET /v1/models`` reports."""
+        s = self.settings
+        return {
+            "service": {"name": "faceproof", "version": __version__},
+            "default_model": self.reference.default_model,
+            "models": {name: client.describe() for name, client in self.reference.clients.items()},
+            "backends": registry.describe(),
+            "attributes": list(self.reference.default.attribute_names),
+            "limits": {
+                "max_body_bytes": s.max_body_bytes,
+                "max_image_bytes": s.max_image_bytes,
+                "max_image_pixels": s.max_image_pixels,
+                "max_faces": s.max_faces,
+                "max_photos": s.max_photos,
+                "request_timeout_s": s.request_timeout,
+                "max_queue": s.max_queue,
+                "inference_workers": s.slots,
+            },
+            "features": {
+                "url_fetch": s.url_fetch,
+                "auth": s.auth_enabled,
+                "rate_limit_per_minute": s.rate_limit,
+                "check_profile": self.check_profile_available,
+            },
+            "policy": self.policy.to_dict(),
+        }
+
+    @property
+    def check_profile_available(self) -> bool:
+        """False when the policy asks for face confirmation and its backend is missing."""
+        return self.policy.confirm == "none" or self.reference.confirmer is not None
+
+
+def service_of(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def request_id_of(request: Request) -> str:
+    rid: str = state_of(request.scope).get("request_id", "-")
+    return rid
+
+
+def deadline_of(request: Request) -> float:
+    """This request's deadline in the event loop's clock (request_timeout from its first byte)."""
+    state = state_of(request.scope)
+    elapsed = time.perf_counter() - state.get("started", time.perf_counter())
+    timeout = service_of(request).settings.request_timeout
+    return asyncio.get_running_loop().time() + max(0.0, timeout - elapsed)
+
+
+def error_response(request: Request, exc: FaceProofError) -> JSONResponse:
+    state_of(request.scope)["error_code"] = exc.code
+    return JSONResponse(
+        envelope(exc.code, exc.message, request_id_of(request)),
+        status_code=http_status_of(exc),
+        headers=error_headers(exc),
+    )
