@@ -37,11 +37,18 @@ from ..errors import InvalidArgument
 from ..runtime.align import norm_crop
 from ..runtime.detect import Detector, overlaps
 
+# pose estimation is a runtime measurement; its names stay importable from here
+from ..runtime.pose import MOUTH_DEPTH, NEUTRAL_MOUTH_DROP, NEUTRAL_NOSE_DROP, NOSE_DEPTH, estimate_pose, face_frame
+
 # the value types live on the ground floor (faceproof.types); re-exported here
 from ..types import BLOCKING_ISSUES, BBox, Face, FaceQuality, HeadPose, ImageArray, QualityIssue
 
 __all__ = [
     "BLOCKING_ISSUES",
+    "MOUTH_DEPTH",
+    "NEUTRAL_MOUTH_DROP",
+    "NEUTRAL_NOSE_DROP",
+    "NOSE_DEPTH",
     "FaceQuality",
     "HeadPose",
     "QualityIssue",
@@ -55,71 +62,6 @@ __all__ = [
     "inter_eye_distance",
     "sharpness_of",
 ]
-
-
-# ----------------------------------------------------------------------------- head pose
-
-#: Geometry of the 5-landmark pose estimate, in units of the inter-eye distance of a
-#: frontal face. Depths (towards the camera, relative to the eye centres) are
-#: anthropometric approximations: the nose tip ~25 mm and the mouth corners ~8 mm in front
-#: of the eyes for a ~63 mm inter-eye distance. The neutral drops (how far below the eye
-#: line YuNet puts the nose tip and the mouth-corner midpoint) are the medians over the
-#: 3,443 LFW View 1 dev-train images, which are mostly frontal (``bench/quality.py``
-#: reprints them): pitch 0 means "as level as the typical LFW portrait".
-NOSE_DEPTH = 0.40
-MOUTH_DEPTH = 0.125
-NEUTRAL_NOSE_DROP = 0.574
-NEUTRAL_MOUTH_DROP = 1.014
-
-
-def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Landmarks relative to the eye midpoint, rotated so the eye line is horizontal and
-    scaled by the inter-eye distance; plus that distance and the eye line's angle
-    (radians, image coordinates, y down)."""
-    pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    if not np.all(np.isfinite(pts)):
-        raise InvalidArgument("landmarks must be finite")
-    eye = pts[1] - pts[0]
-    ie = float(np.hypot(eye[0], eye[1]))
-    if ie <= 1e-9:
-        raise InvalidArgument("landmarks are degenerate (the eyes coincide)")
-    c, s = eye / ie
-    rot = np.array([[c, s], [-s, c]])
-    return (pts - pts[:2].mean(axis=0)) @ rot.T / ie, ie, math.atan2(float(eye[1]), float(eye[0]))
-
-
-def estimate_pose(landmarks: np.ndarray) -> HeadPose:
-    """Yaw, pitch and roll from 5 landmarks, closed form, weak perspective.
-
-    The head is modelled as ``Rz(roll) @ Ry(yaw) @ Rx(pitch)`` applied to a generic face
-    (eye centres at depth 0, nose tip ``NOSE_DEPTH`` and mouth corners ``MOUTH_DEPTH`` in
-    front), seen by a weak-perspective camera. Under that model:
-
-    * roll is the angle of the eye line;
-    * in the roll-corrected frame the ratio r of the nose drop to the mouth drop (below
-      the eye line) depends on pitch only: ``(n0 cos p - d sin p) / (m0 cos p - dm sin p)``,
-      solved for ``tan p`` (n0, m0: the neutral drops);
-    * the nose tip's sideways offset from the eye midpoint, in observed inter-eye
-      distances, is ``tan(yaw) * (n0 sin p + d cos p)``.
-
-    The model inverts exactly; real faces differ from the generic one and five detector
-    points are noisy (1 px of landmark jitter on a 26 px inter-eye distance moves yaw by
-    ~5 degrees), so this is an estimate: sign and order are reliable, which is what a
-    quality gate needs.
-    """
-    q, _, angle = face_frame(landmarks)
-    nose_drop = float(q[2, 1])
-    mouth_drop = float(q[3:, 1].mean())
-    if mouth_drop <= 1e-6:
-        pitch = 90.0 if nose_drop <= NEUTRAL_NOSE_DROP else -90.0  # mouth at the eyes: degenerate
-    else:
-        r = nose_drop / mouth_drop
-        pitch = math.degrees(math.atan2(NEUTRAL_NOSE_DROP - r * NEUTRAL_MOUTH_DROP, NOSE_DEPTH - r * MOUTH_DEPTH))
-        pitch = max(-90.0, min(90.0, pitch))
-    p = math.radians(pitch)
-    depth = max(1e-3, NEUTRAL_NOSE_DROP * math.sin(p) + NOSE_DEPTH * math.cos(p))
-    yaw = math.degrees(math.atan2(float(q[2, 0]), depth))
-    return HeadPose(yaw=yaw, pitch=pitch, roll=-math.degrees(angle))
 
 
 # ----------------------------------------------------------------------------- measures
