@@ -156,12 +156,12 @@ class Store(ABC):
         database whose version of it is newer than this code. Returns the version."""
 
         def step(tx: Tx) -> int:
+            if tx.dialect == "postgresql":  # serialise concurrent migrators (SQLite: BEGIN IMMEDIATE does)
+                tx.execute("SELECT pg_advisory_xact_lock(7312001)")
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} ("
                 "component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"
             )
-            if tx.dialect == "postgresql":  # serialise concurrent migrators (SQLite: BEGIN IMMEDIATE does)
-                tx.execute("SELECT pg_advisory_xact_lock(7312001)")
             current = tx.scalar(f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?", (schema.name,))
             current = int(current or 0)
             if current > schema.version:
