@@ -230,8 +230,15 @@ class MemberIndex:
         )
 
     @staticmethod
-    def _bound(tx: Tx) -> tuple[ModelId | None, int | None, int, int]:
-        row = tx.one("SELECT name, weights_sha256, dim, generation, templates FROM fp_index_model WHERE id = 1")
+    def _bound(tx: Tx, *, lock: bool = False) -> tuple[ModelId | None, int | None, int, int]:
+        """The bound model, dimension, generation and template count. ``lock``: every
+        write transaction takes the model row first (PostgreSQL ``FOR UPDATE``; SQLite's
+        ``BEGIN IMMEDIATE`` already serialises writers), so writers queue in one order
+        and never deadlock."""
+        sql = "SELECT name, weights_sha256, dim, generation, templates FROM fp_index_model WHERE id = 1"
+        if lock and tx.dialect == "postgresql":
+            sql += " FOR UPDATE"
+        row = tx.one(sql)
         if row is None:
             raise InvalidArgument("the index's model row is missing: the database was altered by hand")
         name, sha, dim, generation, templates = row
@@ -241,7 +248,7 @@ class MemberIndex:
     def _check_model(self, tx: Tx, model: ModelId, dim: int, *, bind: bool, now: float) -> bool:
         """Refuse a model other than the bound one; bind it when ``bind`` and none is.
         Returns whether the index has a model."""
-        bound, bound_dim, _, _ = self._bound(tx)
+        bound, bound_dim, _, _ = self._bound(tx, lock=True)
         if bound is None:
             if not bind:
                 return False
@@ -425,6 +432,7 @@ class MemberIndex:
         t = _now(now)
 
         def step(tx: Tx) -> None:
+            self._bound(tx, lock=True)
             n = tx.execute("UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id))
             if n == 0:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
@@ -442,6 +450,7 @@ class MemberIndex:
         t = _now(now)
 
         def step(tx: Tx) -> int:
+            self._bound(tx, lock=True)
             if tx.one("SELECT 1 FROM fp_index_members WHERE member_id = ?", (member_id,)) is None:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
             n = tx.execute("DELETE FROM fp_index_templates WHERE member_id = ?", (member_id,))
@@ -470,6 +479,7 @@ class MemberIndex:
         cut = _cutoff(older_than, t)
 
         def step(tx: Tx) -> int:
+            self._bound(tx, lock=True)
             n = tx.execute("DELETE FROM fp_index_templates WHERE enrolled_at < ?", (cut,))
             gone = tx.execute(
                 "DELETE FROM fp_index_members WHERE NOT EXISTS "
