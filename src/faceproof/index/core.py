@@ -1,0 +1,769 @@
+"""The member face index (1:N): enrol templates, search a face among all members,
+remove a member for good, purge by age.
+
+Results are *candidates for human review*, never a decision to ban anyone: each carries
+its similarity, the photo it matched, a band and the expected false-positive
+identification rate (FPIR) of a threshold at its similarity for the current gallery size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..storage import Store, Tx, open_store
+from .calibration import ImpostorDistribution, impostor_distribution
+from .errors import CalibrationUnavailable, ModelMismatch, UnknownMember
+from .model import ModelId
+from .schema import INDEX_SCHEMA
+
+__all__ = ["Candidate", "IndexStats", "MemberIndex", "OpenSetThreshold", "SearchResult"]
+
+logger = logging.getLogger(__name__)
+
+Band = Literal["strong", "review", "below"]
+_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_STATUS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_NORM_TOLERANCE = 1e-3
+DEFAULT_TARGET_FPIR = 0.01
+
+
+@dataclass(frozen=True)
+class OpenSetThreshold:
+    value: float
+    target_fpir: float | None  # None: given by the caller, not derived
+    gallery_size: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One enrolled member whose template resembles the probe. For human review."""
+
+    rank: int
+    member_id: str
+    photo_id: str
+    status: str
+    similarity: float
+    band: Band
+    #: FPIR expected of a threshold at this similarity at the current gallery size
+    expected_fpir: float | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    candidates: tuple[Candidate, ...]
+    gallery_size: int  # templates searched
+    threshold: OpenSetThreshold
+    model: ModelId
+    backend: str
+    exact: bool  # False for approximate (HNSW) search
+    elapsed_ms: float
+
+    @property
+    def needs_review(self) -> bool:
+        return any(c.band != "below" for c in self.candidates)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["model"] = {"name": self.model.name, "weights_sha256": self.model.weights_sha256}
+        out["needs_review"] = self.needs_review
+        return out
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    backend: str
+    model: ModelId | None
+    dim: int | None
+    members: int
+    templates: int
+    members_by_status: dict[str, int] = field(default_factory=dict)
+    oldest_enrolment: float | None = None
+    newest_enrolment: float | None = None
+    size_bytes: int = 0
+
+
+@dataclass
+class _Gallery:
+    """The SQLite backend's in-memory copy of the templates (exact search)."""
+
+    generation: int
+    matrix: np.ndarray  # (n, d) float32
+    member_of: np.ndarray  # (n,) int32 index into members
+    photo_ids: list[str]
+    members: list[str]
+    statuses: list[str]
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else float(now)
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidArgument(f"{what} must be 1-128 characters of letters, digits and ._:@/+=-")
+    return value
+
+
+def _check_status(status: str) -> str:
+    if not isinstance(status, str) or not _STATUS.match(status):
+        raise InvalidArgument("status must be a lowercase label such as 'active' or 'banned'")
+    return status
+
+
+def _as_embeddings(embeddings: Any, *, single: bool = False) -> np.ndarray:
+    try:
+        arr = np.asarray(embeddings, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument("embeddings must be a numeric array") from exc
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0 or (single and arr.shape[0] != 1):
+        want = "one embedding (d,) or (1, d)" if single else "an (n, d) array with n >= 1"
+        raise InvalidArgument(f"expected {want}, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InvalidArgument("embeddings contain NaN or infinity")
+    norms = np.linalg.norm(arr, axis=1)
+    if np.abs(norms - 1.0).max() > _NORM_TOLERANCE:
+        raise InvalidArgument("embeddings must be L2-normalised (unit length)")
+    return np.ascontiguousarray(arr)
+
+
+def _cutoff(older_than: float | timedelta | datetime, now: float) -> float:
+    if isinstance(older_than, datetime):
+        return older_than.timestamp()
+    seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else float(older_than)
+    if seconds < 0:
+        raise InvalidArgument("older_than must not be negative")
+    return now - seconds
+
+
+class MemberIndex:
+    """The member face index on a :class:`~faceproof.storage.Store`.
+
+    Args:
+        store: an open store, or a URL / path for :func:`faceproof.storage.open_store`.
+        model: the default :class:`ModelId` of enrolments and queries (each call may
+            pass its own); the index binds to the first model enrolled and refuses others.
+        target_fpir: the FPIR the default open-set threshold is calibrated for.
+        actor: who acts, for the audit log (each call may override).
+        hnsw_m, hnsw_ef_construction, ef_search: pgvector HNSW parameters (PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        store: Store | str | Path | None = None,
+        *,
+        model: ModelId | None = None,
+        target_fpir: float = DEFAULT_TARGET_FPIR,
+        actor: str | None = None,
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 64,
+        ef_search: int = 100,
+    ) -> None:
+        if not 0.0 < target_fpir < 1.0:
+            raise InvalidArgument("target_fpir must be within (0, 1)")
+        self._owns_store = not isinstance(store, Store)
+        self.store: Store = store if isinstance(store, Store) else open_store(store)
+        self.model = model
+        self.target_fpir = target_fpir
+        self.actor = actor
+        self.hnsw_m, self.hnsw_ef_construction, self.ef_search = int(hnsw_m), int(hnsw_ef_construction), int(ef_search)
+        self._gallery: _Gallery | None = None
+        self._gallery_lock = threading.Lock()
+        self.store.ensure_schema(INDEX_SCHEMA)
+        if self.store.dialect == "postgresql":
+            self._register_vector()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self.store.dialect
+
+    def _register_vector(self) -> None:
+        try:
+            from pgvector.psycopg import register_vector
+        except ImportError as exc:
+            from ..errors import BackendUnavailable
+
+            raise BackendUnavailable("the PostgreSQL index needs pgvector: pip install 'faceproof[postgres]'") from exc
+        self.store.on_connect(register_vector)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._gallery = None
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> MemberIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _model(self, model: ModelId | None) -> ModelId:
+        m = model or self.model
+        if m is None:
+            raise InvalidArgument("say which model made the embeddings: model=ModelId(name, weights_sha256)")
+        return m
+
+    def _actor(self, actor: str | None) -> str | None:
+        return actor if actor is not None else self.actor
+
+    @staticmethod
+    def _audit(tx: Tx, now: float, actor: str | None, action: str, member_id: str | None, **detail: Any) -> None:
+        tx.execute(
+            "INSERT INTO fp_index_audit (at, actor, action, member_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (now, actor, action, member_id, json.dumps(detail, sort_keys=True) if detail else None),
+        )
+
+    @staticmethod
+    def _bound(tx: Tx, *, lock: bool = False) -> tuple[ModelId | None, int | None, int, int]:
+        """The bound model, dimension, generation and template count. ``lock``: every
+        write transaction takes the model row first (PostgreSQL ``FOR UPDATE``; SQLite's
+        ``BEGIN IMMEDIATE`` already serialises writers), so writers queue in one order
+        and never deadlock."""
+        sql = "SELECT name, weights_sha256, dim, generation, templates FROM fp_index_model WHERE id = 1"
+        if lock and tx.dialect == "postgresql":
+            sql += " FOR UPDATE"
+        row = tx.one(sql)
+        if row is None:
+            raise InvalidArgument("the index's model row is missing: the database was altered by hand")
+        name, sha, dim, generation, templates = row
+        model = ModelId(name, sha) if name is not None else None
+        return model, (int(dim) if dim is not None else None), int(generation), int(templates)
+
+    def _check_model(self, tx: Tx, model: ModelId, dim: int, *, bind: bool, now: float) -> bool:
+        """Refuse a model other than the bound one; bind it when ``bind`` and none is.
+        Returns whether the index has a model."""
+        bound, bound_dim, _, _ = self._bound(tx, lock=True)
+        if bound is None:
+            if not bind:
+                return False
+            tx.execute(
+                "UPDATE fp_index_model SET name = ?, weights_sha256 = ?, dim = ?, bound_at = ? WHERE id = 1",
+                (model.name, model.weights_sha256, dim, now),
+            )
+            if tx.dialect == "postgresql":
+                tx.execute(f"ALTER TABLE fp_index_templates ALTER COLUMN embedding TYPE vector({int(dim)})")
+                self._create_ann(tx)
+            logger.info("member index bound to model %s (%d dims) on %s", model, dim, self.store.location)
+            return True
+        if bound != model:
+            raise ModelMismatch(
+                f"the index holds templates of {bound}, not {model}: re-enrol with the new model in a new index",
+                index_model=bound.name,
+                given_model=model.name,
+            )
+        if bound_dim != dim:
+            raise ModelMismatch(f"the index holds {bound_dim}-D templates, got {dim}-D embeddings")
+        return True
+
+    def _create_ann(self, tx: Tx) -> None:
+        tx.execute(
+            "CREATE INDEX IF NOT EXISTS fp_index_templates_hnsw ON fp_index_templates "
+            f"USING hnsw (embedding vector_cosine_ops) WITH (m = {self.hnsw_m}, "
+            f"ef_construction = {self.hnsw_ef_construction})"
+        )
+
+    def _changed(self, tx: Tx, delta_templates: int) -> None:
+        tx.execute(
+            "UPDATE fp_index_model SET generation = generation + 1, templates = templates + ? WHERE id = 1",
+            (int(delta_templates),),
+        )
+
+    def _blob(self, vector: np.ndarray) -> Any:
+        return vector.tobytes() if self.backend == "sqlite" else vector
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def enroll(
+        self,
+        member_id: str,
+        embeddings: Any,
+        photo_ids: Sequence[str],
+        *,
+        status: str | None = None,
+        model: ModelId | None = None,
+        actor: str | None = None,
+        now: float | None = None,
+    ) -> int:
+        """Enrol ``embeddings`` (float32, L2-normalised, shape (n, d)) of ``member_id``,
+        one per ``photo_ids`` entry (re-enrolling a photo id replaces its template), in one
+        transaction. ``status`` sets the member's label (new members: ``"active"``).
+        Returns the number of templates written."""
+        _check_id(member_id, "member_id")
+        emb = _as_embeddings(embeddings)
+        photos = [_check_id(p, "photo_id") for p in photo_ids]
+        if len(photos) != emb.shape[0]:
+            raise InvalidArgument(f"{emb.shape[0]} embeddings but {len(photos)} photo ids")
+        if len(set(photos)) != len(photos):
+            raise InvalidArgument("photo ids repeat")
+        if status is not None:
+            _check_status(status)
+        m = self._model(model)
+        t = _now(now)
+
+        def step(tx: Tx) -> int:
+            self._check_model(tx, m, emb.shape[1], bind=True, now=t)
+            tx.execute(
+                "INSERT INTO fp_index_members (member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (member_id) DO NOTHING",
+                (member_id, status or "active", t, t),
+            )
+            if status is not None:
+                tx.execute(
+                    "UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id)
+                )
+            replaced = 0
+            for p in photos:
+                replaced += tx.execute(
+                    "DELETE FROM fp_index_templates WHERE member_id = ? AND photo_id = ?", (member_id, p)
+                )
+            tx.executemany(
+                "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) VALUES (?, ?, ?, ?)",
+                [(member_id, p, self._blob(emb[i]), t) for i, p in enumerate(photos)],
+            )
+            self._changed(tx, len(photos) - replaced)
+            self._audit(tx, t, self._actor(actor), "enroll", member_id, templates=len(photos), replaced=replaced)
+            return len(photos)
+
+        n = self.store.run(step)
+        self._gallery = None
+        return n
+
+    def bulk_load(
+        self,
+        member_ids: Sequence[str],
+        photo_ids: Sequence[str],
+        embeddings: np.ndarray,
+        *,
+        status: str = "active",
+        model: ModelId | None = None,
+        actor: str | None = None,
+        batch: int = 20_000,
+        rebuild_ann: bool = False,
+        now: float | None = None,
+    ) -> int:
+        """Load many *new* templates (batch enrolment, a model migration): one transaction
+        per ``batch``; a (member, photo) already enrolled fails its whole batch. With
+        ``rebuild_ann`` (PostgreSQL) the HNSW index is dropped first and built once at the
+        end, much faster than maintaining it row by row. Returns templates loaded."""
+        emb = _as_embeddings(embeddings)
+        if not (len(member_ids) == len(photo_ids) == emb.shape[0]):
+            raise InvalidArgument("member_ids, photo_ids and embeddings differ in length")
+        _check_status(status)
+        m = self._model(model)
+        t = _now(now)
+        pg = self.backend == "postgresql"
+        if pg and rebuild_ann:
+            self.store.run(lambda tx: tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw"))
+        loaded = 0
+        for start in range(0, emb.shape[0], batch):
+            stop = min(start + batch, emb.shape[0])
+            mids = [_check_id(x, "member_id") for x in member_ids[start:stop]]
+            pids = [_check_id(x, "photo_id") for x in photo_ids[start:stop]]
+            chunk = emb[start:stop]
+
+            def step(tx: Tx, mids: list[str] = mids, pids: list[str] = pids, chunk: np.ndarray = chunk) -> int:
+                self._check_model(tx, m, chunk.shape[1], bind=True, now=t)
+                if pg and rebuild_ann:
+                    tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw")  # bind may have created it
+                tx.executemany(
+                    "INSERT INTO fp_index_members (member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (member_id) DO NOTHING",
+                    [(x, status, t, t) for x in dict.fromkeys(mids)],
+                )
+                if pg:
+                    with tx.raw.cursor().copy(
+                        "COPY fp_index_templates (member_id, photo_id, embedding, enrolled_at) FROM STDIN WITH (FORMAT BINARY)"
+                    ) as copy:
+                        copy.set_types(["text", "text", "vector", "float8"])
+                        for i in range(len(mids)):
+                            copy.write_row((mids[i], pids[i], chunk[i], t))
+                else:
+                    tx.executemany(
+                        "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) VALUES (?, ?, ?, ?)",
+                        [(mids[i], pids[i], chunk[i].tobytes(), t) for i in range(len(mids))],
+                    )
+                self._changed(tx, len(mids))
+                self._audit(tx, t, self._actor(actor), "bulk_load", None, templates=len(mids))
+                return len(mids)
+
+            loaded += self.store.run(step, retries=0)
+        if pg and rebuild_ann:
+            self.build_ann()
+        self._gallery = None
+        return loaded
+
+    def build_ann(self, *, maintenance_work_mem: str = "1GB") -> None:
+        """(PostgreSQL) Build the HNSW index if it is missing (after a bulk load)."""
+        if self.backend != "postgresql":
+            return
+
+        def step(tx: Tx) -> None:
+            if not re.match(r"^\d+(kB|MB|GB)$", maintenance_work_mem):
+                raise InvalidArgument("maintenance_work_mem like '512MB' or '1GB'")
+            tx.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
+            model, _, _, _ = self._bound(tx)
+            if model is not None:
+                self._create_ann(tx)
+
+        self.store.run(step, retries=0)
+
+    def set_status(
+        self, member_id: str, status: str, *, actor: str | None = None, now: float | None = None
+    ) -> None:
+        """Change a member's label (``"banned"``, ``"active"``, ...)."""
+        _check_id(member_id, "member_id")
+        _check_status(status)
+        t = _now(now)
+
+        def step(tx: Tx) -> None:
+            self._bound(tx, lock=True)
+            n = tx.execute("UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id))
+            if n == 0:
+                raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
+            self._changed(tx, 0)
+            self._audit(tx, t, self._actor(actor), "set_status", member_id, status=status)
+
+        self.store.run(step)
+        self._gallery = None
+
+    def remove(self, member_id: str, *, actor: str | None = None, compact: bool = True, now: float | None = None) -> int:
+        """Erase every template of ``member_id`` (right to erasure); the next search no
+        longer sees it. ``compact`` then rewrites the SQLite file (``VACUUM``) so that the
+        bytes are gone from disk, not only unreachable. Returns templates removed."""
+        _check_id(member_id, "member_id")
+        t = _now(now)
+
+        def step(tx: Tx) -> int:
+            self._bound(tx, lock=True)
+            if tx.one("SELECT 1 FROM fp_index_members WHERE member_id = ?", (member_id,)) is None:
+                raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
+            n = tx.execute("DELETE FROM fp_index_templates WHERE member_id = ?", (member_id,))
+            tx.execute("DELETE FROM fp_index_members WHERE member_id = ?", (member_id,))
+            self._changed(tx, -n)
+            self._audit(tx, t, self._actor(actor), "remove", member_id, templates=n)
+            return n
+
+        n = self.store.run(step)
+        self._gallery = None
+        if compact:
+            self.store.compact()
+        return n
+
+    def purge(
+        self,
+        older_than: float | timedelta | datetime,
+        *,
+        actor: str | None = None,
+        compact: bool = True,
+        now: float | None = None,
+    ) -> int:
+        """Delete templates enrolled before ``now - older_than`` (seconds or a timedelta;
+        or before a datetime), and members left without templates. Returns templates deleted."""
+        t = _now(now)
+        cut = _cutoff(older_than, t)
+
+        def step(tx: Tx) -> int:
+            self._bound(tx, lock=True)
+            n = tx.execute("DELETE FROM fp_index_templates WHERE enrolled_at < ?", (cut,))
+            gone = tx.execute(
+                "DELETE FROM fp_index_members WHERE NOT EXISTS "
+                "(SELECT 1 FROM fp_index_templates t WHERE t.member_id = fp_index_members.member_id)"
+            )
+            self._changed(tx, -n)
+            self._audit(tx, t, self._actor(actor), "purge", None, templates=n, members=gone, cutoff=cut)
+            return n
+
+        n = self.store.run(step)
+        self._gallery = None
+        if compact and n:
+            self.store.compact()
+        return n
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def threshold(self, gallery_size: int, target_fpir: float | None = None, *, model: ModelId | None = None) -> OpenSetThreshold:
+        """The open-set threshold for ``target_fpir`` (default: the index's) at ``gallery_size``."""
+        m = self._model(model)
+        f = self.target_fpir if target_fpir is None else float(target_fpir)
+        dist = self._distribution(m)
+        return OpenSetThreshold(
+            value=dist.threshold(f, gallery_size),
+            target_fpir=f,
+            gallery_size=gallery_size,
+            source=str(dist.provenance.get("summary", "impostor distribution shipped with faceproof")),
+        )
+
+    @staticmethod
+    def _distribution(model: ModelId) -> ImpostorDistribution:
+        dist = impostor_distribution(model)
+        if dist is None:
+            raise CalibrationUnavailable(f"no impostor score distribution ships for {model}: pass threshold=")
+        return dist
+
+    def search(
+        self,
+        embedding: Any,
+        k: int = 10,
+        *,
+        model: ModelId | None = None,
+        threshold: float | None = None,
+        target_fpir: float | None = None,
+        statuses: Iterable[str] | None = None,
+        exclude_members: Iterable[str] = (),
+        include_below: bool = False,
+        actor: str | None = None,
+    ) -> SearchResult:
+        """The ``k`` enrolled members most similar to ``embedding`` (each with its best
+        photo), among members with a status in ``statuses`` (all by default) and not in
+        ``exclude_members`` (e.g. the searching member's own account).
+
+        Candidates below the open-set threshold (``threshold`` if given, else the
+        calibrated one for ``target_fpir`` at the current gallery size) are left out
+        unless ``include_below``. An empty index answers no candidates."""
+        t0 = time.perf_counter()
+        if not isinstance(k, int) or not 1 <= k <= 1000:
+            raise InvalidArgument("k must be an integer within [1, 1000]")
+        q = _as_embeddings(embedding, single=True)[0]
+        m = self._model(model)
+        wanted = None if statuses is None else {_check_status(s) for s in statuses}
+        excluded = {_check_id(x, "member_id") for x in exclude_members}
+        dist = impostor_distribution(m)
+        if threshold is None and dist is None:
+            raise CalibrationUnavailable(f"no impostor score distribution ships for {m}: pass threshold=")
+        if threshold is not None and not (isinstance(threshold, int | float) and -1.0 <= threshold <= 1.0):
+            raise InvalidArgument("threshold is a cosine similarity within [-1, 1]")
+
+        if self.backend == "sqlite":
+            rows, gallery_size = self._search_exact(q, m, k, wanted, excluded)
+        else:
+            rows, gallery_size = self._search_hnsw(q, m, k, wanted, excluded)
+
+        f = self.target_fpir if target_fpir is None else float(target_fpir)
+        if threshold is not None:
+            thr = OpenSetThreshold(float(threshold), None, gallery_size, "given by the caller")
+        else:
+            assert dist is not None
+            thr = OpenSetThreshold(
+                dist.threshold(f, gallery_size), f, gallery_size, str(dist.provenance.get("summary", "shipped"))
+            )
+        strong = dist.threshold(thr.target_fpir / 10, gallery_size) if (dist and thr.target_fpir) else None
+        candidates = []
+        for member_id, photo_id, status, sim in rows:
+            band: Band = "below" if sim < thr.value else ("strong" if strong is not None and sim >= strong else "review")
+            if band == "below" and not include_below:
+                continue
+            fpir = dist.fpir(sim, gallery_size) if dist is not None else None
+            candidates.append(Candidate(len(candidates) + 1, member_id, photo_id, status, float(sim), band, fpir))
+
+        now = time.time()
+        detail: dict[str, Any] = {
+            "k": k,
+            "gallery_size": gallery_size,
+            "threshold": round(thr.value, 6),
+            "candidates": [c.member_id for c in candidates],
+        }
+        if wanted is not None:
+            detail["statuses"] = sorted(wanted)
+        if excluded:
+            detail["excluded"] = len(excluded)
+        self.store.run(lambda tx: self._audit(tx, now, self._actor(actor), "search", None, **detail))
+        return SearchResult(
+            candidates=tuple(candidates),
+            gallery_size=gallery_size,
+            threshold=thr,
+            model=m,
+            backend=self.backend,
+            exact=self.backend == "sqlite",
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def _load_gallery(self, m: ModelId, dim: int) -> tuple[_Gallery | None, int]:
+        """The cached gallery, reloaded when the database's generation moved (a write by
+        this or any other process)."""
+
+        def read_meta(tx: Tx) -> tuple[ModelId | None, int | None, int, int]:
+            return self._bound(tx)
+
+        bound, bound_dim, generation, _ = self.store.run(read_meta, write=False)
+        if bound is None:
+            return None, 0
+        if bound != m or bound_dim != dim:
+            raise ModelMismatch(
+                f"the index holds {bound_dim}-D templates of {bound}; the query is a {dim}-D embedding of {m}",
+                index_model=bound.name,
+                given_model=m.name,
+            )
+        with self._gallery_lock:
+            g = self._gallery
+            if g is not None and g.generation == generation:
+                return g, generation
+
+            def read_all(tx: Tx) -> _Gallery:
+                gen = int(tx.scalar("SELECT generation FROM fp_index_model WHERE id = 1"))
+                members = tx.query("SELECT member_id, status FROM fp_index_members ORDER BY member_id")
+                pos = {mid: i for i, (mid, _) in enumerate(members)}
+                rows = tx.query("SELECT member_id, photo_id, embedding FROM fp_index_templates ORDER BY id")
+                matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+                return _Gallery(
+                    generation=gen,
+                    matrix=matrix,
+                    member_of=np.fromiter((pos[r[0]] for r in rows), dtype=np.int32, count=len(rows)),
+                    photo_ids=[r[1] for r in rows],
+                    members=[r[0] for r in members],
+                    statuses=[r[1] for r in members],
+                )
+
+            t0 = time.perf_counter()
+            g = self.store.run(read_all, write=False)
+            logger.info("loaded %d templates for exact search in %.0f ms", g.matrix.shape[0], (time.perf_counter() - t0) * 1000)
+            self._gallery = g
+            return g, g.generation
+
+    def _search_exact(
+        self, q: np.ndarray, m: ModelId, k: int, wanted: set[str] | None, excluded: set[str]
+    ) -> tuple[list[tuple[str, str, str, float]], int]:
+        g, _ = self._load_gallery(m, q.shape[0])
+        if g is None or g.matrix.shape[0] == 0:
+            return [], 0
+        n = g.matrix.shape[0]
+        scores = g.matrix @ q
+        if wanted is not None or excluded:
+            allowed = np.array(
+                [(wanted is None or s in wanted) and mid not in excluded for mid, s in zip(g.members, g.statuses, strict=True)]
+            )
+            scores = np.where(allowed[g.member_of], scores, -np.inf)
+        take = min(n, 4 * k)
+        while True:
+            top = np.argpartition(-scores, take - 1)[:take] if take < n else np.arange(n)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            out: list[tuple[str, str, str, float]] = []
+            seen: set[int] = set()
+            for i in top:
+                s = float(scores[i])
+                if s == -np.inf:
+                    break
+                mi = int(g.member_of[i])
+                if mi in seen:
+                    continue
+                seen.add(mi)
+                out.append((g.members[mi], g.photo_ids[i], g.statuses[mi], s))
+                if len(out) == k:
+                    break
+            if len(out) == k or take >= n:
+                return out, n
+            take = min(n, take * 4)
+
+    def _search_hnsw(
+        self, q: np.ndarray, m: ModelId, k: int, wanted: set[str] | None, excluded: set[str]
+    ) -> tuple[list[tuple[str, str, str, float]], int]:
+        dim = q.shape[0]
+
+        def step(tx: Tx) -> tuple[list[tuple[str, str, str, float]], int]:
+            bound, bound_dim, _, templates = self._bound(tx)
+            if bound is None or templates == 0:
+                return [], 0
+            if bound != m or bound_dim != dim:
+                raise ModelMismatch(
+                    f"the index holds {bound_dim}-D templates of {bound}; the query is a {dim}-D embedding of {m}",
+                    index_model=bound.name,
+                    given_model=m.name,
+                )
+            tx.execute(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, k)}")
+            tx.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            limit = 4 * k
+            while True:
+                rows = tx.query(
+                    "SELECT t.member_id, t.photo_id, t.embedding <=> ? AS d FROM fp_index_templates t "
+                    "ORDER BY t.embedding <=> ? LIMIT ?",
+                    (q, q, limit),
+                )
+                status = dict(
+                    tx.query(
+                        "SELECT member_id, status FROM fp_index_members WHERE member_id = ANY(?)",
+                        (list({r[0] for r in rows}),),
+                    )
+                )
+                out: list[tuple[str, str, str, float]] = []
+                seen: set[str] = set()
+                for mid, pid, d in rows:
+                    st = status.get(mid)
+                    if mid in seen or st is None or mid in excluded or (wanted is not None and st not in wanted):
+                        continue
+                    seen.add(mid)
+                    out.append((mid, pid, st, 1.0 - float(d)))
+                    if len(out) == k:
+                        break
+                if len(out) == k or len(rows) < limit or limit >= templates:
+                    return out, templates
+                limit = min(templates, limit * 4)
+
+        return self.store.run(step, write=False)
+
+    def stats(self) -> IndexStats:
+        def step(tx: Tx) -> IndexStats:
+            model, dim, _, templates = self._bound(tx)
+            by_status = {str(s): int(c) for s, c in tx.query("SELECT status, count(*) FROM fp_index_members GROUP BY status")}
+            oldest, newest = tx.one("SELECT min(enrolled_at), max(enrolled_at) FROM fp_index_templates") or (None, None)
+            return IndexStats(
+                backend=self.backend,
+                model=model,
+                dim=dim,
+                members=sum(by_status.values()),
+                templates=templates,
+                members_by_status=by_status,
+                oldest_enrolment=oldest,
+                newest_enrolment=newest,
+            )
+
+        st = self.store.run(step, write=False)
+        return IndexStats(**{**st.__dict__, "size_bytes": self.store.size_bytes()})
+
+    def member(self, member_id: str) -> dict[str, Any]:
+        """A member's status, photo ids and timestamps (no embeddings)."""
+        _check_id(member_id, "member_id")
+
+        def step(tx: Tx) -> dict[str, Any]:
+            row = tx.one("SELECT status, created_at, updated_at FROM fp_index_members WHERE member_id = ?", (member_id,))
+            if row is None:
+                raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
+            photos = tx.query(
+                "SELECT photo_id, enrolled_at FROM fp_index_templates WHERE member_id = ? ORDER BY photo_id", (member_id,)
+            )
+            return {
+                "member_id": member_id,
+                "status": row[0],
+                "created_at": row[1],
+                "updated_at": row[2],
+                "photos": [{"photo_id": p, "enrolled_at": e} for p, e in photos],
+            }
+
+        return self.store.run(step, write=False)
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent audit entries, newest first (who, what, when; no biometric data)."""
+        rows = self.store.run(
+            lambda tx: tx.query(
+                "SELECT at, actor, action, member_id, detail FROM fp_index_audit ORDER BY id DESC LIMIT ?", (int(limit),)
+            ),
+            write=False,
+        )
+        return [
+            {"at": at, "actor": actor, "action": action, "member_id": mid, "detail": json.loads(d) if d else {}}
+            for at, actor, action, mid, d in rows
+        ]

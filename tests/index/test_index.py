@@ -1,0 +1,274 @@
+"""The member face index: the same tests on SQLite (exact numpy search) and on a real
+PostgreSQL with pgvector (HNSW)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceproof.errors import FaceProofError, InvalidArgument
+from faceproof.index import MemberIndex, ModelId, ModelMismatch, UnknownMember
+from faceproof.index.errors import CalibrationUnavailable
+from faceproof.storage import open_store
+
+MODEL = ModelId("testnet", "ab" * 32)
+OTHER = ModelId("othernet", "cd" * 32)
+D = 128
+
+
+def unit(n: int, seed: int, d: int = D) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def near(v: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
+    """A unit vector close to ``v`` (another photo of the same person)."""
+    x = v + noise * unit(1, seed)[0] / np.sqrt(2)
+    return (x / np.linalg.norm(x)).astype(np.float32)
+
+
+@pytest.fixture
+def index(store_url: str) -> MemberIndex:
+    ix = MemberIndex(store_url, model=MODEL, actor="test-suite")
+    yield ix
+    ix.close()
+
+
+def test_error_codes() -> None:
+    assert ModelMismatch.code == "index_model_mismatch" and ModelMismatch.http_status == 409
+    assert UnknownMember.code == "index_unknown_member" and UnknownMember.http_status == 404
+    assert CalibrationUnavailable.code == "index_calibration_unavailable"
+    for cls in (ModelMismatch, UnknownMember, CalibrationUnavailable):
+        assert issubclass(cls, FaceProofError)
+
+
+def test_empty_index_answers_no_candidates(index: MemberIndex) -> None:
+    r = index.search(unit(1, 0)[0], k=5, threshold=0.5)
+    assert r.candidates == () and r.gallery_size == 0 and not r.needs_review
+    st = index.stats()
+    assert (st.members, st.templates, st.model) == (0, 0, None)
+
+
+def test_enrol_and_search_returns_the_member_with_its_photo(index: MemberIndex) -> None:
+    people = unit(30, 1)
+    for i in range(30):
+        index.enroll(f"m{i}", np.stack([people[i], near(people[i], 100 + i)]), [f"m{i}-a", f"m{i}-b"])
+    index.set_status("m7", "banned")
+    probe = near(people[7], 999, noise=0.2)
+    r = index.search(probe, k=3, threshold=0.5, include_below=True)
+    top = r.candidates[0]
+    assert (top.member_id, top.status, top.rank, top.band) == ("m7", "banned", 1, "review")
+    assert top.photo_id in {"m7-a", "m7-b"} and top.similarity > 0.8
+    assert [c.member_id for c in r.candidates].count("m7") == 1  # one candidate per member
+    assert len(r.candidates) == 3 and r.gallery_size == 60
+    assert [c.band for c in r.candidates[1:]] == ["below", "below"]
+    assert index.search(probe, k=3, threshold=0.5).candidates[0].member_id == "m7"
+    assert len(index.search(probe, k=3, threshold=0.5).candidates) == 1  # below-threshold left out
+    # filters: only banned accounts; the searching member's own account excluded
+    assert [c.member_id for c in index.search(probe, k=5, threshold=-1.0, statuses=["banned"]).candidates] == ["m7"]
+    r2 = index.search(probe, k=2, threshold=-1.0, exclude_members=["m7"])
+    assert "m7" not in {c.member_id for c in r2.candidates} and len(r2.candidates) == 2
+    st = index.stats()
+    assert (st.members, st.templates, st.members_by_status, st.dim) == (30, 60, {"active": 29, "banned": 1}, D)
+    assert st.model == MODEL and st.size_bytes > 0
+
+
+def test_reenrolling_a_photo_replaces_its_template(index: MemberIndex) -> None:
+    a, b = unit(2, 2)
+    index.enroll("m1", a[None], ["p1"])
+    index.enroll("m1", b[None], ["p1"], status="banned")
+    assert index.stats().templates == 1
+    info = index.member("m1")
+    assert info["status"] == "banned" and [p["photo_id"] for p in info["photos"]] == ["p1"]
+    assert index.search(b, k=1, threshold=0.99).candidates[0].member_id == "m1"
+    assert index.search(a, k=1, threshold=0.99).candidates == ()
+
+
+def test_remove_is_visible_to_the_next_search_everywhere(store_url: str) -> None:
+    v = unit(3, 3)
+    writer = MemberIndex(store_url, model=MODEL)
+    replica = MemberIndex(store_url, model=MODEL)  # another process/replica with its own cache
+    for i in range(3):
+        writer.enroll(f"m{i}", v[i][None], ["p"])
+    assert replica.search(v[1], k=1, threshold=0.9).candidates[0].member_id == "m1"  # cache warm
+    assert writer.search(v[1], k=1, threshold=0.9).candidates[0].member_id == "m1"
+    assert writer.remove("m1") == 1
+    for ix in (writer, replica):
+        r = ix.search(v[1], k=3, threshold=-1.0)
+        assert "m1" not in {c.member_id for c in r.candidates} and r.gallery_size == 2
+    writer.close()
+    replica.close()
+
+
+def test_unknown_member(index: MemberIndex) -> None:
+    index.enroll("m1", unit(1, 4), ["p"])
+    for call in (
+        lambda: index.remove("nobody"),
+        lambda: index.set_status("nobody", "banned"),
+        lambda: index.member("nobody"),
+    ):
+        with pytest.raises(UnknownMember) as exc:
+            call()
+        assert exc.value.code == "index_unknown_member"
+
+
+def test_other_model_refused(index: MemberIndex) -> None:
+    index.enroll("m1", unit(1, 5), ["p"])
+    with pytest.raises(ModelMismatch):
+        index.enroll("m2", unit(1, 6), ["p"], model=OTHER)
+    with pytest.raises(ModelMismatch):
+        index.search(unit(1, 6)[0], model=OTHER, threshold=0.5)
+    with pytest.raises(ModelMismatch):
+        index.enroll("m2", unit(1, 6, d=64), ["p"])  # same name, other dimension
+    with pytest.raises(ModelMismatch):
+        index.search(unit(1, 6, d=64)[0], threshold=0.5)
+    assert index.stats().templates == 1
+
+
+def test_bad_embeddings_and_ids_refused(index: MemberIndex) -> None:
+    good = unit(2, 7)
+    for bad in (good * 2, np.full((1, D), np.nan, np.float32), np.zeros((0, D), np.float32), np.zeros((2, 2, 2))):
+        with pytest.raises(InvalidArgument):
+            index.enroll("m1", bad, ["a", "b"][: len(bad)] if bad.ndim == 2 else ["a"])
+    with pytest.raises(InvalidArgument):
+        index.enroll("m1", good, ["only-one"])
+    with pytest.raises(InvalidArgument):
+        index.enroll("m1", good, ["same", "same"])
+    with pytest.raises(InvalidArgument):
+        index.enroll("m 1; DROP TABLE", good[:1], ["p"])
+    with pytest.raises(InvalidArgument):
+        index.enroll("m1", good[:1], ["p"], status="BANNED!")
+    with pytest.raises(InvalidArgument):
+        index.search(good, threshold=0.5)  # two probes
+    with pytest.raises(InvalidArgument):
+        index.search(good[0], k=0, threshold=0.5)
+    with pytest.raises(InvalidArgument):
+        MemberIndex(index.store).enroll("m1", good[:1], ["p"])  # no model given anywhere
+    assert index.stats().templates == 0
+
+
+def test_purge_by_age(index: MemberIndex) -> None:
+    v = unit(3, 8)
+    index.enroll("old", v[0][None], ["p"], now=1_000.0)
+    index.enroll("mixed", v[1][None], ["old-photo"], now=1_000.0)
+    index.enroll("mixed", v[2][None], ["new-photo"], now=9_000.0)
+    assert index.purge(older_than=3_600, now=10_000.0) == 2
+    st = index.stats()
+    assert (st.members, st.templates) == (1, 1)
+    with pytest.raises(UnknownMember):
+        index.member("old")
+    assert [p["photo_id"] for p in index.member("mixed")["photos"]] == ["new-photo"]
+    assert index.search(v[0], k=2, threshold=-1.0).candidates[0].photo_id == "new-photo"
+
+
+def test_failed_batch_writes_nothing(index: MemberIndex) -> None:
+    v = unit(4, 9)
+    index.enroll("m1", v[0][None], ["p"])
+    with pytest.raises(FaceProofError):  # (m1, p) exists: the whole batch is refused
+        index.bulk_load(["m2", "m3", "m1"], ["p", "p", "p"], v[1:4])
+    st = index.stats()
+    assert (st.members, st.templates) == (1, 1)
+    assert index.bulk_load(["m2", "m3"], ["p", "p"], v[1:3]) == 2
+    assert index.stats().templates == 3
+
+
+def test_concurrent_enrolment_loses_nothing(store_url: str) -> None:
+    MemberIndex(store_url, model=MODEL).close()  # schema first, as a deployment would
+    vectors = unit(80, 10)
+    errors: list[BaseException] = []
+
+    def worker(w: int) -> None:
+        try:
+            with MemberIndex(store_url, model=MODEL) as ix:  # each thread its own connection
+                for i in range(w, 80, 4):
+                    ix.enroll(f"m{i}", vectors[i][None], ["p"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with MemberIndex(store_url, model=MODEL) as ix:
+        st = ix.stats()
+        assert (st.members, st.templates) == (80, 80)
+        hits = [ix.search(vectors[i], k=1, threshold=0.99).candidates[0].member_id for i in range(0, 80, 7)]
+        assert hits == [f"m{i}" for i in range(0, 80, 7)]
+
+
+def test_audit_log_has_no_biometric_data(index: MemberIndex) -> None:
+    v = unit(2, 11)
+    index.enroll("m1", v, ["p1", "p2"])
+    index.search(v[0], k=1, threshold=0.5, actor="moderator-7")
+    index.remove("m1")
+    log = index.audit_log()
+    assert [e["action"] for e in log] == ["remove", "search", "enroll"]
+    assert log[1]["actor"] == "moderator-7" and log[0]["actor"] == "test-suite"
+    assert log[1]["detail"]["candidates"] == ["m1"] and log[0]["member_id"] == "m1"
+    text = repr(log)
+    for value in v.ravel()[:20]:
+        assert f"{value:.4f}" not in text
+    assert all(not isinstance(x, list | float) or len(str(x)) < 40 for e in log for x in e["detail"].values())
+
+
+def test_hnsw_agrees_with_exact_search(store_url: str) -> None:
+    gallery = unit(3000, 12)
+    with MemberIndex(store_url, model=MODEL, ef_search=100) as ix:
+        ix.bulk_load([f"m{i}" for i in range(3000)], ["p"] * 3000, gallery, rebuild_ann=True)
+        probes = unit(20, 13)
+        hit = 0
+        for q in probes:
+            got = [c.member_id for c in ix.search(q, k=10, threshold=-1.0).candidates]
+            want = [f"m{i}" for i in np.argsort(-(gallery @ q))[:10]]
+            hit += len(set(got) & set(want))
+        assert hit / 200 >= 0.95  # exact on SQLite; HNSW recall@10 on PostgreSQL
+
+
+def test_sqlite_remove_erases_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "members.db"
+    v = unit(50, 14)
+    with MemberIndex(f"sqlite:///{path}", model=MODEL) as ix:
+        for i in range(50):
+            ix.enroll(f"m{i}", v[i][None], ["p"])
+        secret = v[17].tobytes()
+
+        def on_disk() -> bytes:
+            return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+        ix.store.compact()
+        assert secret in on_disk()  # sanity: the template is there, byte for byte
+        ix.remove("m17")
+        assert secret not in on_disk()
+        assert v[18].tobytes() in on_disk()
+        assert ix.purge(older_than=0, now=1e12) == 49
+        assert v[18].tobytes() not in on_disk()
+
+
+def test_postgres_remove_deletes_the_rows(pg_server: object) -> None:
+    url = pg_server.fresh_url()  # type: ignore[attr-defined]
+    v = unit(3, 15)
+    with MemberIndex(url, model=MODEL) as ix:
+        ix.enroll("m1", v, ["a", "b", "c"])
+        ix.remove("m1")
+        with open_store(url) as s:
+            assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_templates")) == 0
+            assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_members")) == 0
+
+
+def test_postgres_enrolment_survives_a_dropped_connection(pg_server: object) -> None:
+    import psycopg
+
+    url = pg_server.fresh_url()  # type: ignore[attr-defined]
+    v = unit(2, 16)
+    with MemberIndex(url, model=MODEL) as ix:
+        ix.enroll("m1", v[0][None], ["p"])
+        pid = ix.store.run(lambda tx: tx.scalar("SELECT pg_backend_pid()"))
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        ix.enroll("m2", v[1][None], ["p"])  # the broken connection is noticed, replaced, retried
+        assert ix.stats().templates == 2
