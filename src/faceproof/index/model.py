@@ -31,9 +31,9 @@ class ModelId:
 
     @classmethod
     def from_client(cls, client: Any) -> ModelId:
-        """The ModelId of a :class:`faceproof.FaceProof`'s recognizer (name with its
+        """The ModelId of a :class:`faceproof.Pipeline`'s (or a FaceProof's) recognizer (name with its
         flip setting, weights digest from ``faceproof.models.MODEL_FILES``)."""
-        from .. import models
+        from ..runtime import models
 
         recognizer = client.recognizer
         key = _WEIGHTS_KEY.get(recognizer.name)
