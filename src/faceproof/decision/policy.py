@@ -40,8 +40,9 @@ class Policy:
             but not the selfie make a "consistent other person".
         review_below_quality: a selfie face, or the face that matched in a profile photo,
             with a quality score under this sends the decision to review.
-        background_face_ratio: selfie faces smaller than this share of the largest face's
-            inter-eye distance are bystanders, not counted as "several faces".
+        background_face_ratio: selfie faces smaller than this share of the subject's size
+            (the dominant face's box height) are bystanders, not counted as "several
+            faces".
         confirm: where the second detector (dlib HOG) checks the faces: ``"none"``,
             ``"selfie"`` (default: one extra pass) or ``"all"`` (every photo).
         max_photos: most profile photos accepted in one call.

@@ -218,6 +218,20 @@ def _load(pipeline: Pipeline, source: ImageSource | ImageError) -> ImageArray:
     return pipeline.load_image(source)
 
 
+def face_size(face: Face) -> float:
+    """How large a face is, independent of where it looks: its box height (a head turned
+    sideways keeps its height while its inter-eye distance shrinks)."""
+    return face.bbox.y2 - face.bbox.y1
+
+
+def selfie_subject(faces: Sequence[Face], ratio: float) -> tuple[Face, list[Face]]:
+    """The selfie's subject, its dominant face (the tallest box), and the other faces at
+    least ``ratio`` of its size (bystanders smaller than that are not counted)."""
+    subject = max(faces, key=face_size)
+    others = [f for f in faces if f is not subject and face_size(f) >= ratio * face_size(subject)]
+    return subject, others
+
+
 def _selfie(
     pipeline: Pipeline,
     source: ImageSource | ImageError,
@@ -236,18 +250,18 @@ def _selfie(
     timings["selfie_faces"] = _ms(t)
     if not faces:
         return SelfieCheck(SelfieStatus.NO_FACE)
-    largest = max(inter_eye_distance(f) for f in faces)
-    counted = [f for f in faces if inter_eye_distance(f) >= policy.background_face_ratio * largest]
-    usable = [f for f in counted if f.quality is not None and f.quality.usable]
-    if len(usable) == 1:
-        return SelfieCheck(SelfieStatus.OK, face=usable[0], faces=tuple(faces))
-    if len(usable) > 1:
+    subject, others = selfie_subject(faces, policy.background_face_ratio)
+    if subject.quality is None or not subject.quality.usable:
+        # the member is the selfie's dominant face: when it cannot be used the check is
+        # impossible (ask for a new selfie); never fall back to a bystander
+        issues = subject.quality.blocking if subject.quality is not None else ()
+        for issue, status in _ISSUE_STATUS:
+            if issue in issues:
+                return SelfieCheck(status, faces=tuple(faces))
+    elif any(f.quality is not None and f.quality.usable for f in others):
         return SelfieCheck(SelfieStatus.SEVERAL_FACES, faces=tuple(faces))
-    main = max(counted, key=inter_eye_distance)
-    issues = main.quality.blocking if main.quality is not None else ()
-    for issue, status in _ISSUE_STATUS:
-        if issue in issues:
-            return SelfieCheck(status, faces=tuple(faces))
+    else:
+        return SelfieCheck(SelfieStatus.OK, face=subject, faces=tuple(faces))
     raise AssertionError("an unusable face has a blocking issue")  # pragma: no cover
 
 
