@@ -4,8 +4,9 @@
 selfie the person shown in their profile photos?" with ``verified``, ``not_verified`` or
 ``needs_review`` and the reasons:
 
-1. The selfie must hold exactly one usable face (faces much smaller than the largest are
-   bystanders and ignored); otherwise the selfie status says why (``no_face``,
+1. The selfie's subject is its dominant face (the tallest box); it must be usable and
+   alone (faces much smaller than it are bystanders and ignored; the check is never made
+   on a bystander); otherwise the selfie status says why (``no_face``,
    ``several_faces``, ``face_too_small``, ``too_blurry``, ``too_dark``, ``overexposed``,
    ``pose_too_extreme``, ``unreadable``) and the verdict is ``not_verified``.
 2. Each profile photo is read, its faces found, scored for quality and compared with the
