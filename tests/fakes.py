@@ -52,6 +52,7 @@ class FakeRecognizer:
     name = "fake"
     dim = 8
     flip = None
+    weights_sha256 = "0" * 64  # what the member index records
 
     def __init__(self, embeddings: Mapping[tuple[float, float], np.ndarray]) -> None:
         self.embeddings = dict(embeddings)

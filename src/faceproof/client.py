@@ -28,6 +28,7 @@ from .types import Face, ImageArray
 if TYPE_CHECKING:
     from .decision.policy import Policy
     from .decision.profile import ProfileCheck
+    from .index import MemberIndex
 
 __all__ = ["ATTRIBUTE_NAMES", "FaceProof", "build_detector", "confirming_detector"]
 
@@ -345,6 +346,9 @@ class FaceProof:
         policy: Policy | dict[str, Any] | str | Path | None = None,
         threshold: float | None = None,
         metric: str | Metric | None = None,
+        index: MemberIndex | None = None,
+        member_id: str | None = None,
+        enroll: bool = False,
     ) -> ProfileCheck:
         """Is the member who took ``selfie`` the person in their profile ``photos``?
 
@@ -353,11 +357,24 @@ class FaceProof:
         quality, and per photo its status, matched face and similarity row. Unreadable or
         faceless images give statuses, not exceptions; invalid arguments raise
         :class:`~faceproof.errors.InvalidArgument`. Knobs: :class:`~faceproof.decision.policy.Policy`
-        (``data/policy.json`` by default). See ``docs/policy.md``.
+        (``data/policy.json`` by default). See ``docs/policy.md``. With a member face
+        ``index`` (:class:`~faceproof.index.MemberIndex`) the selfie's face is searched
+        among the other accounts (``member_id``'s own excluded) and ``enroll=True`` enrols
+        it on ``verified``; see :func:`faceproof.decision.profile.check_profile`.
         """
         from .decision.profile import check_profile
 
-        return check_profile(self.pipeline, selfie, photos, policy=policy, threshold=threshold, metric=metric)
+        return check_profile(
+            self.pipeline,
+            selfie,
+            photos,
+            policy=policy,
+            threshold=threshold,
+            metric=metric,
+            index=index,
+            member_id=member_id,
+            enroll=enroll,
+        )
 
     def describe(self) -> dict[str, Any]:
         """Backends, model files (with licences) and thresholds, for humans and /v1/models."""

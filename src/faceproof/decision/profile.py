@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ..errors import FaceProofError, ImageError, InvalidArgument
+from ..index import MemberIndex, ModelId, SearchResult
 from ..runtime.compare import Metric, face_distances, face_similarities
 from ..runtime.pipeline import Pipeline
 from ..types import Face, ImageArray
@@ -80,9 +81,39 @@ _ISSUE_STATUS: tuple[tuple[QualityIssue, SelfieStatus], ...] = (
 
 
 def decide(
+    selfie: SelfieCheck,
+    photos: Sequence[PhotoCheck],
+    policy: Policy,
+    other_person: Sequence[int] = (),
+    accounts: Sequence[Reason] = (),
+) -> tuple[Verdict, tuple[Reason, ...]]:
+    """The verdict and its reasons from the selfie and per-photo statuses, and what the
+    member face index found (``accounts``: ``face_on_other_account`` /
+    ``face_on_banned_account``), as pure logic. A face found on other accounts sends any
+    check that could be made to review, with those reasons last."""
+    verdict, reasons = _decide_photos(selfie, photos, policy, other_person)
+    if not accounts or not selfie.usable:
+        return verdict, reasons
+    return Verdict.NEEDS_REVIEW, (*reasons, *(r for r in accounts if r not in reasons))
+
+
+def account_reasons(found: SearchResult | None, banned: Sequence[str] = ("banned",)) -> tuple[Reason, ...]:
+    """The reasons an index search gives: the selfie's face on other accounts (any
+    candidate at or above the open-set threshold), on a banned one above all."""
+    if found is None:
+        return ()
+    hits = [c for c in found.candidates if c.band != "below"]
+    out: list[Reason] = []
+    if any(c.status in banned for c in hits):
+        out.append(Reason.FACE_ON_BANNED_ACCOUNT)
+    if any(c.status not in banned for c in hits):
+        out.append(Reason.FACE_ON_OTHER_ACCOUNT)
+    return tuple(out)
+
+
+def _decide_photos(
     selfie: SelfieCheck, photos: Sequence[PhotoCheck], policy: Policy, other_person: Sequence[int] = ()
 ) -> tuple[Verdict, tuple[Reason, ...]]:
-    """The verdict and its reasons from the selfie and per-photo statuses (pure logic)."""
     if not selfie.usable:
         return Verdict.NOT_VERIFIED, (Reason(f"selfie_{selfie.status.value}"),)
     comparable = [p for p in photos if p.comparable]
@@ -308,9 +339,22 @@ def check_profile(
     threshold: float | None = None,
     metric: str | Metric | None = None,
     confirm_with: Detector | None = None,
+    index: MemberIndex | None = None,
+    member_id: str | None = None,
+    enroll: bool = False,
+    photo_id: str = "selfie",
+    index_threshold: float | None = None,
 ) -> ProfileCheck:
     """Is the member who took ``selfie`` the person in their profile ``photos``? See
     :meth:`FaceProof.check_profile` and the module doc.
+
+    With a member face ``index`` the selfie's face is also searched among the other
+    accounts (``member_id``'s own excluded): candidates at or above the index's open-set
+    threshold add ``face_on_other_account`` / ``face_on_banned_account`` and send the check
+    to ``needs_review`` (the candidates are in ``result.index``). ``enroll=True`` then
+    enrols the selfie's face under ``member_id`` (as ``photo_id``) when the verdict is
+    ``verified``. ``index_threshold`` replaces the index's open-set threshold (calibrated
+    for its target false-positive identification rate at its current size).
 
     ``pipeline`` is a :class:`~faceproof.Pipeline` (or anything holding one as
     ``.pipeline``, such as a :class:`~faceproof.FaceProof`). An image source may be an
@@ -320,6 +364,8 @@ def check_profile(
     """
     pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     pol = Policy.coerce(policy)
+    if enroll and (index is None or member_id is None):
+        raise InvalidArgument("enroll=True needs an index and the member_id to enrol under")
     items = _check_photos_arg(photos, pol)
     metric_ = pipe.metric if metric is None else Metric.parse(metric)
     thr = pipe.threshold_for(metric_, threshold)
@@ -341,7 +387,18 @@ def check_profile(
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
     other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
-    verdict, reasons = decide(checked_selfie, checks, pol, other)
+    found: SearchResult | None = None
+    if index is not None and checked_selfie.face is not None:
+        t = time.perf_counter()
+        found = _search_index(pipe, index, checked_selfie.face, member_id, index_threshold)
+        timings["index_search"] = _ms(t)
+    verdict, reasons = decide(checked_selfie, checks, pol, other, account_reasons(found))
+    enrolled = 0
+    if enroll and verdict is Verdict.VERIFIED and index is not None and checked_selfie.face is not None:
+        assert member_id is not None  # checked above
+        embedding = checked_selfie.face.embedding
+        assert embedding is not None  # the selfie face was embedded
+        enrolled = index.enroll(member_id, embedding[None, :], [photo_id], model=ModelId.from_client(pipe))
     timings["total"] = _ms(start)
     logger.info("check_profile: %s %s", verdict.value, [r.value for r in reasons])
     return ProfileCheck(
@@ -358,7 +415,18 @@ def check_profile(
         other_person_photos=other,
         timings_ms=timings,
         notes=tuple(notes),
+        index=found,
+        enrolled=enrolled,
     )
+
+
+def _search_index(
+    pipe: Pipeline, index: MemberIndex, face: Face, member_id: str | None, threshold: float | None
+) -> SearchResult:
+    embedding = face.embedding
+    assert embedding is not None  # the selfie face was embedded
+    exclude = () if member_id is None else (member_id,)
+    return index.search(embedding, model=ModelId.from_client(pipe), exclude_members=exclude, threshold=threshold)
 
 
 class SupportsPipeline(Protocol):

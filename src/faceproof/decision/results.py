@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import FaceProofError
+from ..index import SearchResult
 from ..runtime.compare import Metric, Threshold
 from ..types import BBox, Face
 from .policy import Policy
@@ -62,6 +63,8 @@ class Reason(StrEnum):
     SELFIE_TOO_DARK = "selfie_too_dark"
     SELFIE_OVEREXPOSED = "selfie_overexposed"
     SELFIE_POSE_TOO_EXTREME = "selfie_pose_too_extreme"
+    FACE_ON_OTHER_ACCOUNT = "face_on_other_account"
+    FACE_ON_BANNED_ACCOUNT = "face_on_banned_account"
 
 
 def _r(value: float | None, ndigits: int = 4) -> float | None:
@@ -173,6 +176,11 @@ class ProfileCheck:
     other_person_photos: tuple[int, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: the selfie's search in the member face index (when an index was given): candidate
+    #: accounts for human review, never an automatic ban
+    index: SearchResult | None = None
+    #: templates enrolled into the index after a ``verified`` check (``enroll=True``)
+    enrolled: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))
@@ -218,4 +226,6 @@ class ProfileCheck:
             "policy": self.policy.to_dict(),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "notes": list(self.notes),
+            "index": None if self.index is None else self.index.to_dict(),
+            "enrolled": self.enrolled,
         }

@@ -36,10 +36,13 @@ class ModelId:
         from ..runtime import models
 
         recognizer = client.recognizer
+        name = getattr(client, "threshold_key", None) or recognizer.name
+        own = getattr(recognizer, "weights_sha256", None)  # a backend that knows its own digest
+        if isinstance(own, str):
+            return cls(str(name), own)
         key = _WEIGHTS_KEY.get(recognizer.name)
         if key is None or key not in models.MODEL_FILES:
             raise InvalidArgument(f"no weights digest known for recognizer {recognizer.name!r}")
-        name = getattr(client, "threshold_key", None) or recognizer.name
         return cls(str(name), models.MODEL_FILES[key].sha256)
 
     def __str__(self) -> str:
