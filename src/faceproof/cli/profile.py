@@ -26,6 +26,11 @@ EXIT_REVIEW = 4
 @confidence_opt
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @click.option("--allow-private-urls", is_flag=True, help="Allow URLs that resolve to private/loopback addresses.")
+@click.option(
+    "--index", "index_db", default=None, help="Also search this member face index (sqlite:///..., postgresql://...)."
+)
+@click.option("--member-id", default=None, help="The member being checked (left out of the index search).")
+@click.option("--enroll", is_flag=True, help="Enrol the selfie's face in the index when verified.")
 @guarded
 def check_profile_cmd(
     selfie: str,
@@ -37,6 +42,9 @@ def check_profile_cmd(
     min_detection_confidence: float | None,
     as_json: bool,
     allow_private_urls: bool,
+    index_db: str | None,
+    member_id: str | None,
+    enroll: bool,
 ) -> None:
     """Is the person who took SELFIE the person in the profile PHOTOs?
 
@@ -49,7 +57,21 @@ def check_profile_cmd(
         attributes=(),
         allow_private_urls=allow_private_urls,
     )
-    result = fp.check_profile(selfie, list(photos), policy=policy_path, threshold=threshold)
+    if index_db is None:
+        result = fp.check_profile(selfie, list(photos), policy=policy_path, threshold=threshold)
+    else:
+        from ..index import MemberIndex, ModelId
+
+        with MemberIndex(index_db, model=ModelId.from_client(fp.pipeline), actor="cli") as index:
+            result = fp.check_profile(
+                selfie,
+                list(photos),
+                policy=policy_path,
+                threshold=threshold,
+                index=index,
+                member_id=member_id,
+                enroll=enroll,
+            )
     if as_json:
         doc = result.to_dict()
         for photo in doc["photos"]:
@@ -81,6 +103,14 @@ def check_profile_cmd(
             click.echo(line)
         if result.other_person_photos:
             click.echo(f"  one other person is the main face of photos {list(result.other_person_photos)}")
+        if result.index is not None:
+            for c in result.index.candidates:
+                click.echo(
+                    f"  index: member {c.member_id} ({c.status}) photo {c.photo_id} "
+                    f"similarity {c.similarity:.3f} [{c.band}]"
+                )
+        if result.enrolled:
+            click.echo(f"  enrolled the selfie's face under member {member_id}")
         lo, hi = result.band
         click.echo(
             f"  {result.metric.value} distance threshold {result.threshold.value:g}, uncertain within "
