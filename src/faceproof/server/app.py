@@ -23,6 +23,7 @@ from .._version import __version__
 from ..decision.policy import Policy
 from ..errors import FaceProofError, InvalidArgument
 from .errors import MethodNotAllowed, NotFound, ServiceNotReady
+from .index_routes import router as index_router
 from .middleware import ServiceMiddleware, envelope, state_of
 from .pool import InferencePool
 from .profile_routes import build_router as check_profile_router
@@ -45,6 +46,7 @@ async def guard_v1(request: Request) -> None:
     """API key, rate limit and readiness, checked before any body is read."""
     svc = service_of(request)
     key_id = svc.keyring.check(request.headers.get(API_KEY_HEADER)) if svc.keyring.enabled else None
+    state_of(request.scope)["key_id"] = key_id  # who acts, for audit rows (an id, never the key)
     client = request.client.host if request.client is not None else "-"
     svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{client}")
     if not svc.ready:
@@ -85,6 +87,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         previous_threads = cv2.getNumThreads()
         cv2.setNumThreads(threads)
+    if settings.store_url is not None:  # the member face index: one connection pool per process
+        from ..index import MemberIndex
+
+        state.index = await asyncio.to_thread(MemberIndex, settings.store_url, actor="service")
     workers = [state.reference, *(build_worker(i, settings) for i in range(1, settings.slots))]
     state.pool = InferencePool(workers, settings.max_queue)
     state._warmup_task = asyncio.create_task(_warm_up(state))
@@ -103,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state._warmup_task is not None and not state._warmup_task.done():
             state._warmup_task.cancel()
         await asyncio.to_thread(state.pool.shutdown)
+        if state.index is not None:
+            state.index.close()
+            state.index = None
         if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
             import cv2
 
@@ -191,6 +200,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     app.include_router(models_router)
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
+    app.include_router(index_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
 
     if settings.cors_origins:

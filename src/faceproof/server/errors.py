@@ -34,6 +34,14 @@ __all__ = [
 
 #: the HTTP status of every error code (library and service errors alike)
 HTTP_STATUS: dict[str, int] = {
+    "storage_error": 500,
+    "storage_unavailable": 503,
+    "storage_corrupt": 500,
+    "storage_schema_version": 500,
+    "index_error": 500,
+    "index_model_mismatch": 409,
+    "index_unknown_member": 404,
+    "index_calibration_unavailable": 500,
     "faceproof_error": 500,
     "invalid_input": 400,
     "invalid_argument": 400,

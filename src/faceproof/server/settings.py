@@ -67,6 +67,9 @@ class ServiceSettings:
     flip: bool | None = None  # mirrored-face test-time augmentation; None = the library's default
     calibration: str | None = None
     policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
+    # the database of everything the service remembers (member face index, ...): sqlite:///x.db
+    # for one node, postgresql://... for several replicas; None = no index
+    store_url: str | None = field(default=None, repr=False)
     lang: str = "ko"
     # --- URL inputs
     url_fetch: bool = False
@@ -189,7 +192,8 @@ class ServiceSettings:
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets, for ``/v1/models`` and logs."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_keys"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_keys", "store_url")}
+        out["store"] = None if self.store_url is None else self.store_url.split("://", 1)[0]  # no credentials
         out["auth"] = self.auth_enabled
         out["slots"] = self.slots
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -224,6 +228,7 @@ def _optional_bool(key: str, raw: str) -> bool | None:
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "store_url": _text,
     "host": _text,
     "port": parse_int,
     "workers": parse_int,

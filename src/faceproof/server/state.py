@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from .._version import __version__
 from ..decision.policy import Policy
 from ..errors import FaceProofError
+from ..index import MemberIndex
 from ..runtime import registry
 from .errors import http_status_of
 from .middleware import envelope, error_headers, state_of
@@ -34,6 +35,8 @@ class ServiceState:
     limiter: RateLimiter
     policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
     pool: InferencePool[Worker] | None = None
+    #: the member face index in the service's store (None without FACEPROOF_STORE_URL)
+    index: MemberIndex | None = None
     ready: bool = False
     warmup_error: FaceProofError | None = None
     warmup_ms: float | None = None
@@ -64,6 +67,7 @@ class ServiceState:
                 "inference_workers": s.slots,
             },
             "features": {
+                "index": self.index is not None,
                 "url_fetch": s.url_fetch,
                 "auth": s.auth_enabled,
                 "rate_limit_per_minute": s.rate_limit,

@@ -1,0 +1,105 @@
+"""The member face index over HTTP: enrol, search, erase, behind the API key, audited,
+and 501 without a store. Real models on real photos; the store is a real SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+
+from faceproof.index import MemberIndex
+
+from .server_helpers import CHIRAC_1, NO_FACE, OBAMA_1, OBAMA_2, assert_envelope, running_app
+
+KEY = "k" * 24
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    db = tmp_path_factory.mktemp("index") / "members.db"
+    with running_app(store_url=f"sqlite:///{db}", api_keys=(KEY,)) as client:
+        yield client, db
+
+
+def _auth() -> dict[str, str]:
+    return {"X-API-Key": KEY}
+
+
+def test_enrol_search_and_erase(indexed, img):
+    client, db = indexed
+    r = client.post(
+        "/v1/index/members/acct-1/faces",
+        files=[("images", ("a.jpg", img(OBAMA_1), "image/jpeg"))],
+        data={"status": "banned", "photo_ids": "selfie-1"},
+        headers=_auth(),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["enrolled"] == 1 and r.json()["photo_ids"] == ["selfie-1"]
+
+    r = client.post(
+        "/v1/index/search",
+        files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")},
+        data={"threshold": "0.4"},
+        headers=_auth(),
+    )
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["needs_review"] is True and doc["candidates"][0]["member_id"] == "acct-1"
+    assert doc["candidates"][0]["status"] == "banned" and doc["gallery_size"] == 1
+
+    r = client.post(
+        "/v1/index/search",
+        files={"image": ("c.jpg", img(CHIRAC_1), "image/jpeg")},
+        data={"threshold": "0.4"},
+        headers=_auth(),
+    )
+    assert r.status_code == 200 and r.json()["candidates"] == []
+
+    r = client.delete("/v1/index/members/acct-1", headers=_auth())
+    assert r.status_code == 200 and r.json()["removed"] == 1
+    r = client.post(
+        "/v1/index/search",
+        files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")},
+        data={"threshold": "0.4"},
+        headers=_auth(),
+    )
+    assert r.json()["candidates"] == []  # the erasure is seen by the next search at once
+
+    with MemberIndex(f"sqlite:///{db}") as index:
+        log = index.audit_log()
+    actions = [row["action"] for row in log]
+    assert "search" in actions and "remove" in actions
+    assert all(row["actor"].startswith("key:") for row in log if row["action"] in ("search", "remove"))
+    assert KEY not in str(log)
+
+
+def test_the_index_needs_the_api_key(indexed, img):
+    client, _ = indexed
+    r = client.post("/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")})
+    assert_envelope(r, 401, "unauthorized")
+    assert_envelope(client.delete("/v1/index/members/acct-1"), 401, "unauthorized")
+
+
+def test_bad_input_is_a_clear_error(indexed, img):
+    client, _ = indexed
+    assert_envelope(client.delete("/v1/index/members/nobody", headers=_auth()), 404, "index_unknown_member")
+    r = client.post(
+        "/v1/index/members/acct-2/faces", files=[("images", ("cat.png", img(NO_FACE), "image/png"))], headers=_auth()
+    )
+    assert_envelope(r, 422, "no_face")
+    r = client.post(
+        "/v1/index/members/bad%20id/faces", files=[("images", ("a.jpg", img(OBAMA_1), "image/jpeg"))], headers=_auth()
+    )
+    assert_envelope(r, 400, "invalid_argument")
+    r = client.post(
+        "/v1/index/members/acct-2/faces",
+        files=[("images", ("a.jpg", img(OBAMA_1), "image/jpeg"))],
+        data={"photo_ids": "p1,p2"},
+        headers=_auth(),
+    )
+    assert_envelope(r, 400, "invalid_argument")
+
+
+def test_without_a_store_the_index_is_not_available(img):
+    with running_app() as client:
+        r = client.post("/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")})
+        assert_envelope(r, 501, "backend_unavailable")
+        assert client.get("/v1/models").json()["features"]["index"] is False
