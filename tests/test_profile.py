@@ -84,10 +84,10 @@ def test_obama_profile_with_a_group_photo_is_verified(obama_check):
     assert r.checked and r.comparable_photos == 4 and r.present_photos == 3
     assert [p.status for p in r.photos] == OBAMA_PROFILE_STATUSES
     group = r.photos[3]
-    assert group.reasons == (Reason.LOW_QUALITY_MATCH,)
-    assert not group.faces[1].quality.usable and QualityIssue.POSE_TOO_EXTREME in group.faces[1].quality.issues
     assert len(group.faces) == 2 and len(group.similarities) == len(group.distances) == 2
     assert group.face_index == 1, "Obama stands on the right of the town hall photo"
+    assert group.reasons == (Reason.LOW_QUALITY_MATCH,)
+    assert not group.faces[1].quality.usable and QualityIssue.POSE_TOO_EXTREME in group.faces[1].quality.issues
     assert group.similarities[1] > group.similarities[0] + 0.3
     assert group.bbox == group.faces[1].bbox and group.similarity == group.similarities[1]
     for p in r.photos[:3]:
