@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import threading
 import time
 
@@ -141,6 +142,17 @@ def test_default_slots_follow_the_cores():
     assert ServiceSettings(workers=available_cores() * 2).slots == 1
     assert ServiceSettings(threads=3).slots == 3
     assert ServiceSettings(threads=1).opencv_threads is None and ServiceSettings(threads=2).opencv_threads == 1
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "threads", "slots"),
+    [(1, 1, 0, 1), (2, 1, 0, 2), (2, 2, 0, 1), (4, 1, 0, 4), (4, 2, 0, 2), (4, 3, 0, 1), (4, 8, 0, 1), (4, 2, 3, 3)],
+)
+def test_slots_are_cores_divided_by_processes_at_least_one(monkeypatch, cores, workers, threads, slots):
+    """The rule of docs/service.md (``--threads``: "cores / processes"), on a pretended
+    machine: the cores are the process's CPU affinity mask."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert ServiceSettings(workers=workers, threads=threads).slots == slots
 
 
 # ------------------------------------------------------------------ the pool
