@@ -17,9 +17,9 @@ import cv2
 import pytest
 
 from faceproof import FaceProof
-from faceproof.policy import Policy
-from faceproof.profile import Reason, SelfieStatus, Verdict
-from faceproof.quality import QualityIssue
+from faceproof.decision.policy import Policy
+from faceproof.decision.profile import Reason, SelfieStatus, Verdict
+from faceproof.decision.quality import QualityIssue
 
 POLICY = Policy.default()
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from faceproof import models as model_files
+from faceproof.runtime import models as model_files
 from faceproof.server import ServiceSettings, create_app
 
 from .server_helpers import OBAMA_1, OBAMA_2, TestClient, assert_envelope
