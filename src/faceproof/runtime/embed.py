@@ -20,7 +20,7 @@ from ..errors import InvalidArgument
 from ..types import Face, FloatArray, ImageArray
 from .align import DlibChipper, norm_crop
 
-__all__ = ["DlibRecognizer", "Recognizer", "SFaceRecognizer", "embed_faces", "l2_normalize"]
+__all__ = ["DlibRecognizer", "Recognizer", "SFaceRecognizer", "embed_faces", "flip_average", "l2_normalize"]
 
 
 @runtime_checkable
@@ -57,6 +57,13 @@ def embed_faces(recognizer: Recognizer, image: ImageArray, faces: Sequence[Face]
     ]
 
 
+def flip_average(plain: FloatArray, mirrored: FloatArray) -> FloatArray:
+    """The flip test-time augmentation: the mean of a chip's and its mirror image's raw
+    embeddings (float32, as the network gives them)."""
+    out: FloatArray = (np.float32(0.5) * (plain + mirrored)).astype(np.float32)
+    return out
+
+
 class SFaceRecognizer:
     name = "sface"
     dim = 128
@@ -82,20 +89,24 @@ class SFaceRecognizer:
     def chips(self, image: ImageArray, faces: Sequence[Face]) -> list[ImageArray]:
         return [norm_crop(image, f.landmarks, 112) for f in faces if f.landmarks is not None]
 
-    def embed_chips(self, chips: Sequence[ImageArray]) -> FloatArray:
+    def forward(self, chips: Sequence[ImageArray], *, mirrored: bool = False) -> FloatArray:
+        """The network's raw outputs for the chips (or for their mirror images)."""
         import cv2
 
         self.load()
         out = np.zeros((len(chips), self.dim), np.float32)
         with self._lock:
             for i, chip in enumerate(chips):
-                self._net.setInput(cv2.dnn.blobFromImage(chip), "data")
-                vec = self._net.forward().reshape(-1)
-                if self.flip:
-                    self._net.setInput(cv2.dnn.blobFromImage(np.ascontiguousarray(chip[:, ::-1])), "data")
-                    vec = 0.5 * (vec + self._net.forward().reshape(-1))
-                out[i] = vec
+                pixels = np.ascontiguousarray(chip[:, ::-1]) if mirrored else chip
+                self._net.setInput(cv2.dnn.blobFromImage(pixels), "data")
+                out[i] = self._net.forward().reshape(-1)
         return out
+
+    def embed_chips(self, chips: Sequence[ImageArray]) -> FloatArray:
+        plain = self.forward(chips)
+        if not self.flip:
+            return plain
+        return flip_average(plain, self.forward(chips, mirrored=True))
 
     def embed(self, image: ImageArray, faces: Sequence[Face]) -> FloatArray:
         return self.embed_chips(self.chips(image, faces))
