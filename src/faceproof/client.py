@@ -229,6 +229,9 @@ class FaceProof:
         lang_ = check_lang(lang) if lang is not None else self.lang
         metric_ = self.metric if metric is None else Metric.parse(metric)
         thr = self.pipeline.threshold_for(metric_, threshold)
+        plan = self.pipeline.cascade_plan(metric_, threshold)
+        if plan is not None:
+            return self._verify_cascade(origin, target, metric_, thr, plan, lang_)
         timings: dict[str, float] = {}
         notes: list[str] = []
         start = time.perf_counter()
@@ -275,6 +278,83 @@ class FaceProof:
             timings_ms=timings,
             lang=lang_,
             notes=tuple(notes),
+        )
+
+    def _verify_cascade(
+        self,
+        origin: ImageSource,
+        target: ImageSource,
+        metric: Metric,
+        thr: Threshold,
+        plan: tuple[float, float, float],
+        lang: Lang,
+    ) -> VerifyResult:
+        """``verify`` through the cascade (``PipelineConfig(cascade=True)``): the same
+        result shape, plus ``stages`` (which stage decided each pair)."""
+        from .runtime.cascade import PlainSide, cascade_compare, embed_plain
+
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        start = time.perf_counter()
+        sides: dict[str, PlainSide] = {}
+        recognizer: Any = self.recognizer
+        for role, source in (("origin", origin), ("target", target)):
+            try:
+                t = time.perf_counter()
+                image = self.load_image(source)
+                timings[f"{role}_decode"] = _ms(t)
+                faces, dropped = self._detect(image, timings, f"{role}_")
+                if dropped:
+                    notes.append(f"{role}: {dropped} smaller faces beyond max_faces={self.max_faces} were ignored")
+                if not faces:
+                    raise NoFaceError(f"no face was detected in the {role} image")
+                t = time.perf_counter()
+                sides[role] = embed_plain(recognizer, image, faces)
+                timings[f"{role}_embed"] = _ms(t)
+            except FaceProofError as exc:
+                code = verify_code_for_error(exc, role)  # type: ignore[arg-type]
+                if code is None:
+                    raise
+                timings["total"] = _ms(start)
+                return VerifyResult.failed(
+                    code,
+                    exc.with_role(role),  # type: ignore[arg-type]
+                    metric=metric,
+                    threshold=thr,
+                    model=self.recognizer.name,
+                    detector=self.detector.name,
+                    origin_faces=sides["origin"].faces if "origin" in sides else (),
+                    target_faces=(),
+                    timings_ms=timings,
+                    lang=lang,
+                    notes=notes,
+                )
+        t0, t1, margin = plan
+        t = time.perf_counter()
+        out = cascade_compare(recognizer, sides["origin"], sides["target"], metric, t0, t1, margin)
+        timings["compare"] = _ms(t)
+        timings["total"] = _ms(start)
+        stage2 = int((out.stages == 2).sum())
+        notes.append(
+            f"cascade: {stage2} of {out.stages.size} pairs within {margin:g} of the no-flip threshold {t0:g} "
+            f"were compared with flip ({out.refined[0]}+{out.refined[1]} mirrored passes)"
+        )
+        code = VerifyCode.SAME_PERSON if bool(out.matches.any()) else VerifyCode.NOT_SAME_PERSON
+        return VerifyResult(
+            code=code,
+            similarity=out.similarity,
+            distances=out.distances,
+            matches=out.matches,
+            metric=metric,
+            threshold=thr,
+            model=self.recognizer.name,
+            detector=self.detector.name,
+            origin_faces=out.origin_faces,
+            target_faces=out.target_faces,
+            timings_ms=timings,
+            lang=lang,
+            notes=tuple(notes),
+            stages=out.stages,
         )
 
     def distinguish(self, source: ImageSource, *, lang: Lang | None = None) -> AnalyzeResult:

@@ -34,6 +34,7 @@ from ..errors import InvalidArgument
 from ..types import BBox, Face, ImageArray
 from . import registry
 from .attributes import AttributeModel
+from .cascade import CASCADE_METRICS, CascadeMargins
 from .compare import Metric, Threshold, ThresholdTable, threshold_key
 from .detect import CrossCheckDetector, Detector
 from .embed import Recognizer, embed_faces
@@ -68,6 +69,9 @@ class PipelineConfig:
             have their own calibrated thresholds.
         crop_size / crop_padding: the aligned crops ``get_faces`` returns.
         confirm_detector: the second detector that confirms faces for quality.
+        cascade: ``verify`` embeds without flip first and adds the mirrored pass only for
+            pairs within a calibrated margin of the threshold (:mod:`.cascade`); needs
+            ``flip=True`` (the final stage is the flip configuration) and SFace.
     """
 
     detector: str = "yunet"
@@ -85,6 +89,7 @@ class PipelineConfig:
     crop_size: int = 224
     crop_padding: float = 0.2
     confirm_detector: str = "dlib"
+    cascade: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", Metric.parse(self.metric))
@@ -110,6 +115,9 @@ class PipelineConfig:
         object.__setattr__(self, "crop_size", int(self.crop_size))
         object.__setattr__(self, "crop_padding", float(self.crop_padding))
         object.__setattr__(self, "flip", bool(self.flip))
+        object.__setattr__(self, "cascade", bool(self.cascade))
+        if self.cascade and not self.flip:
+            raise InvalidArgument("cascade=True needs flip=True: its last stage is the flip configuration")
         if self.calibration is not None:
             object.__setattr__(self, "calibration", Path(self.calibration))
 
@@ -205,6 +213,11 @@ class Pipeline:
         self.thresholds: ThresholdTable = table
         # resolved now so that a configuration without a threshold fails at construction
         self.default_threshold: Threshold = self.thresholds.resolve(self.threshold_key, cfg.metric, cfg.threshold)
+        self.cascade_margins: CascadeMargins | None = None
+        if cfg.cascade:
+            if not callable(getattr(self.recognizer, "forward", None)):
+                raise InvalidArgument(f"the {self.recognizer.name} recognizer cannot run the cascade (SFace can)")
+            self.cascade_margins = CascadeMargins.builtin()
 
     def __repr__(self) -> str:
         return (
@@ -231,6 +244,16 @@ class Pipeline:
         if threshold is None and metric_ is self.metric:
             return self.default_threshold
         return self.thresholds.resolve(self.threshold_key, metric_, threshold)
+
+    def cascade_plan(self, metric: Metric, threshold: float | None) -> tuple[float, float, float] | None:
+        """``(t0, t1, margin)`` when ``verify`` runs the cascade for this metric: the
+        cascade is on, the metric compares unit embeddings and the threshold is the
+        table's (a caller's threshold is for the always-flip distances); else None."""
+        if self.cascade_margins is None or threshold is not None or metric not in CASCADE_METRICS:
+            return None
+        t0 = self.thresholds.resolve(threshold_key(self.recognizer.name, False), metric, None).value
+        t1 = self.threshold_for(metric).value
+        return t0, t1, self.cascade_margins.margin(metric)
 
     # ------------------------------------------------------------------ stages
 

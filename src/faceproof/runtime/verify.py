@@ -56,6 +56,8 @@ class VerifyResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     lang: Lang = "ko"
     notes: tuple[str, ...] = ()
+    #: with the cascade, the stage that decided each pair (1: no flip, 2: flip); else None
+    stages: np.ndarray | None = None
 
     @classmethod
     def failed(
@@ -165,6 +167,8 @@ class VerifyResult:
                 "notes": list(self.notes),
             }
         )
+        if self.stages is not None:
+            out["stages"] = [[int(v) for v in row] for row in self.stages]
         return out
 
 
