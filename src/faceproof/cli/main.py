@@ -83,6 +83,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "check-profile": "faceproof.cli.profile:check_profile_cmd",
     "evaluate": "faceproof.cli.evaluation:evaluate_cmd",
     "evaluate-gender": "faceproof.cli.attributes:evaluate_gender_cmd",
+    "review": "faceproof.cli.review:review",
     "serve": "faceproof.cli.serve:serve",
 }
 
