@@ -79,7 +79,9 @@ def test_unknown_case_ids(cases: ReviewStore) -> None:
 
 def test_a_decision_is_recorded_once_with_its_audit_row(cases: ReviewStore, review_check: dict) -> None:
     case = _open(cases, review_check)
-    decided = cases.decide(case.id, reviewer="alice", decision="rejected", note="two people", labels={0: True, 1: False})
+    decided = cases.decide(
+        case.id, reviewer="alice", decision="rejected", note="two people", labels={0: True, 1: False}
+    )
     assert decided.status == "rejected" and decided.decided_by == "alice" and decided.note == "two people"
     assert decided.result is None and decided.image_sizes == {}  # purged with the decision
     audit = cases.audit(case.id)
@@ -154,7 +156,7 @@ def test_the_purge_job_expires_cases_past_their_window(cases: ReviewStore, revie
     assert report.expired == 1 and report.images == 4
     gone = cases.get(case.id)
     assert gone.status == "expired" and gone.result is None and gone.image_sizes == {}
-    assert [(a["actor"], a["action"]) for a in cases.audit(case.id)][0] == ("system", "expired")
+    assert (cases.audit(case.id)[0]["actor"], cases.audit(case.id)[0]["action"]) == ("system", "expired")
     assert cases.image(case.id, 0) is None
     with pytest.raises(CaseExpired):
         cases.decide(case.id, reviewer="alice", decision="approved")
@@ -213,7 +215,9 @@ def test_export_writes_pairs_that_evaluate_reads(cases: ReviewStore, review_chec
 def test_unexported_crops_are_purged_with_the_window(cases: ReviewStore, review_check: dict) -> None:
     t = time.time()
     case = _open(cases, review_check, now=t)
-    cases.decide(case.id, reviewer="alice", decision="approved", labels={0: True}, keep_pairs=True, pair_window_s=60, now=t)
+    cases.decide(
+        case.id, reviewer="alice", decision="approved", labels={0: True}, keep_pairs=True, pair_window_s=60, now=t
+    )
     assert cases.purge(now=t + 61).pairs == 1
     assert cases.pairs(now=t + 61) == []
 
