@@ -66,7 +66,12 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _short(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M")
+
+
 _env.filters["when"] = _when
+_env.filters["short"] = _short
 
 Handler = Callable[..., Awaitable[Response]]
 
