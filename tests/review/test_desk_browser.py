@@ -152,6 +152,18 @@ def test_no_case_page_or_image_without_a_session(desk: dict[str, Any], opened: d
     assert r.status_code == 303 and r.headers["location"].startswith("/review/login")
 
 
+def test_only_needs_review_answers_open_a_case(desk: dict[str, Any], photos: Path, cases: Any) -> None:
+    before = cases.summary()["cases"]
+    files = [("selfie", (photos / SELFIE).read_bytes()), ("photos", (photos / OTHER_PERSON[0]).read_bytes())]
+    r = httpx.post(
+        f"{desk['base']}/v1/check-profile", params={"review": "true", "member_id": "m-ok"}, files=files, timeout=120
+    )
+    assert r.status_code == 200 and r.json()["verdict"] == "verified" and r.json()["review_case"] is None
+    assert cases.summary()["cases"] == before
+    r = httpx.post(f"{desk['base']}/v1/check-profile", params={"review": "true"}, files=files, timeout=120)
+    assert r.status_code == 400 and "member_id" in r.json()["error"]["message"]
+
+
 def test_sign_in_form_without_its_csrf_token_is_refused(desk: dict[str, Any]) -> None:
     r = httpx.post(f"{desk['base']}/review/login", data={"name": "alice", "password": REVIEWERS["alice"]})
     assert (
@@ -378,7 +390,7 @@ def test_summary_page_shows_volume_decisions_and_overrules(browser: Any, desk: d
     assert text(browser, "[data-testid=overruled]").startswith(str(stats["score_overruled"]))
 
 
-def test_a_database_that_is_down_is_an_error_page(tmp_path: Path) -> None:
+def test_a_database_that_is_down_is_an_error_page(tmp_path: Path, photos: Path) -> None:
     from faceproof.server.review.auth import hash_password
 
     missing = f"sqlite:///{tmp_path}/no/such/folder/faceproof.db"
@@ -391,9 +403,10 @@ def test_a_database_that_is_down_is_an_error_page(tmp_path: Path) -> None:
             assert "unavailable" in text(driver, "[data-testid=error]")
         finally:
             driver.quit()
+        # a check that needs review is not answered without its case
+        files = [("selfie", (photos / SELFIE).read_bytes())]
+        files += [("photos", (photos / p).read_bytes()) for p in OTHER_PERSON]
         r = httpx.post(
-            f"{base}/v1/check-profile",
-            params={"review": "true", "member_id": "m"},
-            files=[("selfie", b"x"), ("photos", b"y")],
+            f"{base}/v1/check-profile", params={"review": "true", "member_id": "m-1"}, files=files, timeout=120
         )
-        assert r.status_code in (422,)  # an unreadable selfie never reaches the store
+        assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"

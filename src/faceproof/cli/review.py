@@ -57,7 +57,7 @@ def purge_cmd(store_url: str | None) -> None:
 @guarded
 def export_cmd(out_dir: Path, store_url: str | None) -> None:
     """Write the labelled face pairs of decided cases to OUT_DIR (pairs.csv + faces/*.jpg)
-    for `faceproof evaluate OUT_DIR/pairs.csv --root OUT_DIR` and `faceproof calibrate`;
+    for `faceproof evaluate --pairs OUT_DIR/pairs.csv` and `faceproof calibrate --pairs ...`;
     the exported crops leave the database."""
     from ..review import export_pairs
 
