@@ -13,6 +13,7 @@ attempt through the member id and the note, the summary, and a database that is 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -180,6 +181,7 @@ def test_queue_lists_open_cases_newest_first_and_filters_by_reason(
     sign_in(browser, desk["base"])
     rows = browser.find_elements("css selector", "table.queue a.member")
     ids = [r.get_attribute("data-case") for r in rows]
+    ids_all = list(ids)
     turned, other = opened["turned"]["review_case"]["id"], opened["other"]["review_case"]["id"]
     assert ids.index(turned) < ids.index(other)  # newest first
     assert XSS_MEMBER in [r.text for r in rows]  # shown as text
@@ -187,8 +189,21 @@ def test_queue_lists_open_cases_newest_first_and_filters_by_reason(
     ids = [r.get_attribute("data-case") for r in browser.find_elements("css selector", "table.queue a.member")]
     assert turned in ids and other not in ids
     assert "reason=low_quality_match" in browser.current_url
-    browser.execute_script("return 1")
     assert browser.execute_script("return window.__xss") is None
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{desk['base']}/review/")
+    ActionChains(browser).send_keys("j").perform()  # the first row is selected
+    assert browser.find_element("css selector", "tr.row.sel a.member").get_attribute("data-case") == ids_all[0]
+    ActionChains(browser).send_keys("j").send_keys("k").perform()
+    page = browser.find_element("tag name", "html")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+    assert browser.current_url.endswith(f"/review/cases/{ids_all[0]}")
 
 
 def test_case_view_shows_photos_boxes_crops_scores_and_reasons(
@@ -334,9 +349,10 @@ def test_an_oversized_note_is_refused_and_kept_in_the_form(
 
 
 def test_markup_in_a_member_id_and_a_note_is_inert(
-    browser: Any, desk: dict[str, Any], opened: dict[str, Any], cases: Any
+    browser: Any, desk: dict[str, Any], opened: dict[str, Any], cases: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     case_id = opened["turned"]["review_case"]["id"]  # opened through the API with XSS_MEMBER
+    caplog.set_level(logging.DEBUG)
     sign_in(browser, desk["base"])
     browser.get(f"{desk['base']}/review/cases/{case_id}")
     assert text(browser, "[data-testid=member]") == XSS_MEMBER
@@ -350,6 +366,11 @@ def test_markup_in_a_member_id_and_a_note_is_inert(
     assert XSS_NOTE in text(browser, "[data-testid=audit]")
     assert browser.execute_script("return window.__xss") is None
     assert not browser.find_elements("css selector", "main img[src=x], main script, main b")
+    # the service logged the requests (access lines) but neither the member id nor the note
+    service = ("faceproof", "uvicorn", "fastapi", "starlette")  # not the test's own selenium/urllib3 debug lines
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(service))
+    assert "/review/cases/" in logged
+    assert "m-666" not in logged and "window.__xss" not in logged and REVIEWERS["alice"] not in logged
 
 
 # ---------------------------------------------------------------------------- expiry, summary
