@@ -381,6 +381,10 @@ def test_an_expired_case_is_purged_by_the_job_and_leaves_the_queue(
 ) -> None:
     case_id = clone(cases, opened, "other", "member-expired", window_s=5.0, now=time.time() - 10)
     assert cases.get(case_id).image_sizes  # past its window, not yet purged
+    sign_in(browser, desk["base"])
+    browser.get(f"{desk['base']}/review/cases/{case_id}")  # already closed to reviewers
+    assert text(browser, "[data-testid=status]") == "Expired" and not browser.find_elements("id", "decide")
+    assert status_of(desk["base"], f"/review/cases/{case_id}/images/0", cookies=_session(browser)) == 404
     done = subprocess.run(
         [sys.executable, "-m", "faceproof.cli", "review", "purge", "--store", desk["store_url"]],
         capture_output=True,

@@ -171,6 +171,7 @@ def test_a_case_past_its_window_cannot_be_decided_before_the_purge(cases: Review
     t = time.time()
     case = _open(cases, review_check, window=10.0, now=t - 20)
     assert cases.queue(now=t) == []
+    assert cases.image(case.id, 0) is None  # not served past the window, even before the purge
     with pytest.raises(CaseExpired):
         cases.decide(case.id, reviewer="alice", decision="approved", now=t)
 

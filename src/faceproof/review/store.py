@@ -178,7 +178,7 @@ class ReviewStore:
         best = best_distance(result)
         threshold = float(result["threshold"])
         leaning = None if best is None else ("same" if best <= threshold else "different")
-        doc = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        doc = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
         def step(tx: Tx) -> None:
             tx.execute(
@@ -297,8 +297,11 @@ class ReviewStore:
         )
 
     def image(self, case_id: str, index: int) -> CaseImage | None:
-        """A stored image of an open case (None when the case has no such image)."""
-        self.get(case_id)  # CaseNotFound for an unknown id
+        """A stored image of an open case inside its window (None when the case has no such
+        image, is closed, or its window ended and the purge job has not run yet)."""
+        case = self.get(case_id)  # CaseNotFound for an unknown id
+        if not case.open or case.expires_at <= time.time():
+            return None
         row = self.store.run(
             lambda tx: tx.one(
                 "SELECT width, height, data FROM fp_review_images WHERE case_id = ? AND idx = ?", (case_id, int(index))

@@ -271,7 +271,10 @@ def build_router(desk: ReviewDesk) -> APIRouter:
         t = _lang(request)
         if not case.open or case.expires_at <= time.time():
             audit = await desk.call(lambda cases: cases.audit(case.id))
-            return render(request, "closed.html", status, session=session, case=case, audit=audit, error=error)
+            shown = "expired" if case.open else case.status  # past its window, not purged yet
+            return render(
+                request, "closed.html", status, session=session, case=case, shown=shown, audit=audit, error=error
+            )
         view = case_view(case, t)
         audit = await desk.call(lambda cases: cases.audit(case.id))
         return render(
@@ -380,7 +383,9 @@ def build_router(desk: ReviewDesk) -> APIRouter:
             case = await desk.call(lambda cases: cases.get(case_id))
             message = t("already", who=case.decided_by or "?", what=t.code(case.decision or "?"))
             audit = await desk.call(lambda cases: cases.audit(case.id))
-            return render(request, "closed.html", 409, session=session, case=case, audit=audit, error=message)
+            return render(
+                request, "closed.html", 409, session=session, case=case, shown=case.status, audit=audit, error=message
+            )
         return RedirectResponse(f"/review/?done={decision}", status_code=303)
 
     return router
