@@ -84,6 +84,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "evaluate": "faceproof.cli.evaluation:evaluate_cmd",
     "evaluate-gender": "faceproof.cli.attributes:evaluate_gender_cmd",
     "index": "faceproof.cli.index:index_cmd",
+    "review": "faceproof.cli.review:review",
     "serve": "faceproof.cli.serve:serve",
 }
 

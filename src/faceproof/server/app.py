@@ -27,6 +27,7 @@ from .index_routes import router as index_router
 from .middleware import ServiceMiddleware, envelope, state_of
 from .pool import InferencePool
 from .profile_routes import build_router as check_profile_router
+from .review import install as install_review_desk
 from .routes import router as v1_router
 from .security import API_KEY_HEADER, KeyRing, RateLimiter
 from .settings import ServiceSettings
@@ -202,6 +203,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(index_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
+    install_review_desk(app, settings)  # /review/..., only when reviewers are configured
 
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware

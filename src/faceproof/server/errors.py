@@ -70,6 +70,12 @@ HTTP_STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "rate_limited": 429,
     "not_ready": 503,
+    "review_error": 400,
+    "review_case_not_found": 404,
+    "review_case_decided": 409,
+    "review_case_expired": 410,
+    "review_note_too_long": 400,
+    "review_csrf": 403,
 }
 
 

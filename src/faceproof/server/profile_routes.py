@@ -22,12 +22,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..decision.policy import Policy
-from ..decision.profile import PHOTOS_NOT_CHECKED, ProfileCheck, SelfieCheck, SelfieStatus, check_profile, decide
+from ..decision.profile import (
+    PHOTOS_NOT_CHECKED,
+    ProfileCheck,
+    SelfieCheck,
+    SelfieStatus,
+    Verdict,
+    check_profile,
+    decide,
+)
 from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
 from ..runtime.compare import Metric
 from .common import ERROR_RESPONSES, METRIC, MODEL, THRESHOLD, check_model, report_response, server_timings
 from .errors import SelfieUnusable
 from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
+from .review import MEMBER_ID, REVIEW, case_images, open_case, wants_review
 from .schemas import CheckProfileResponse, ErrorResponse
 from .settings import ServiceSettings
 from .state import deadline_of, service_of
@@ -63,7 +72,7 @@ def check_profile_spec(max_photos: int) -> RequestSpec:
                 keep_errors=True,
             ),
         ),
-        options=(MODEL, METRIC, THRESHOLD),
+        options=(MODEL, METRIC, THRESHOLD, REVIEW, MEMBER_ID),
     )
 
 
@@ -153,13 +162,20 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             return report_response(request, failed.to_dict(), exc, server_timings(request, None))
         options = parsed.options
         check_model(request, options)
+        review = wants_review(request, options)
         selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
 
-        def job(worker: Worker) -> ProfileCheck:
-            return _run(worker, policy, selfie, photos, options)
+        def job(worker: Worker) -> tuple[ProfileCheck, list[Any] | None]:
+            result = _run(worker, policy, selfie, photos, options)
+            keep = review and result.verdict is Verdict.NEEDS_REVIEW
+            return result, case_images(selfie, photos) if keep else None
 
         assert svc.pool is not None
-        result, waited = await svc.pool.run(job, deadline=deadline_of(request))
-        return report_response(request, result.to_dict(), selfie_error(result.selfie), server_timings(request, waited))
+        (result, images), waited = await svc.pool.run(job, deadline=deadline_of(request))
+        report = result.to_dict()
+        if review:  # the case (or null when the answer is not needs_review)
+            case = await open_case(request, report, images, options["member_id"]) if images is not None else None
+            report["review_case"] = case
+        return report_response(request, report, selfie_error(result.selfie), server_timings(request, waited))
 
     return router

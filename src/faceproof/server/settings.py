@@ -67,9 +67,6 @@ class ServiceSettings:
     flip: bool | None = None  # mirrored-face test-time augmentation; None = the library's default
     calibration: str | None = None
     policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
-    # the database of everything the service remembers (member face index, ...): sqlite:///x.db
-    # for one node, postgresql://... for several replicas; None = no index
-    store_url: str | None = field(default=None, repr=False)
     lang: str = "ko"
     # --- URL inputs
     url_fetch: bool = False
@@ -84,6 +81,17 @@ class ServiceSettings:
     cors_origins: tuple[str, ...] = ()
     docs: bool = True
     log_level: str = "info"
+    # --- state and the review desk (docs/review.md)
+    # the database of what the service remembers: sqlite:///path.db for one node, postgresql://...
+    # for several replicas. None: no member face index; the review desk then uses
+    # faceproof.storage's default (sqlite:///faceproof.db)
+    store_url: str | None = field(default=None, repr=False)
+    review_users: tuple[str, ...] = field(
+        default=(), repr=False
+    )  # name:scrypt$... entries; none = the review desk is off
+    review_window_hours: float = 72.0  # how long a case's images are kept without a decision
+    review_export: bool = False  # keep labelled face crops of decided cases for `faceproof review export`
+    review_cookie_secure: bool = True  # the reviewer session cookie is sent over HTTPS only
 
     def __post_init__(self) -> None:
         def positive(name: str) -> None:
@@ -115,6 +123,8 @@ class ServiceSettings:
             raise InvalidArgument(f"calibration file not found: {self.calibration}")
         if self.policy is not None and not Path(self.policy).is_file():
             raise InvalidArgument(f"policy file not found: {self.policy}")
+        if not 0 < self.review_window_hours <= 24 * 365:
+            raise InvalidArgument(f"review_window_hours must be within (0, 8760], got {self.review_window_hours}")
         if any(not k or len(k) < 16 for k in self.api_keys):
             raise InvalidArgument("API keys must be at least 16 characters long")
 
@@ -192,8 +202,10 @@ class ServiceSettings:
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets, for ``/v1/models`` and logs."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_keys", "store_url")}
+        secret = ("api_keys", "review_users", "store_url")
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in secret}
         out["store"] = None if self.store_url is None else self.store_url.split("://", 1)[0]  # no credentials
+        out["review"] = bool(self.review_users)
         out["auth"] = self.auth_enabled
         out["slots"] = self.slots
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -228,7 +240,6 @@ def _optional_bool(key: str, raw: str) -> bool | None:
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
-    "store_url": _text,
     "host": _text,
     "port": parse_int,
     "workers": parse_int,
@@ -262,4 +273,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "cors_origins": lambda _k, raw: parse_csv(raw),
     "docs": parse_bool,
     "log_level": _lower_choice("critical", "error", "warning", "info", "debug"),
+    "store_url": _optional_text,
+    "review_users": lambda _k, raw: parse_csv(raw),
+    "review_window_hours": parse_float,
+    "review_export": parse_bool,
+    "review_cookie_secure": parse_bool,
 }
