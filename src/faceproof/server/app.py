@@ -88,10 +88,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         previous_threads = cv2.getNumThreads()
         cv2.setNumThreads(threads)
-    if settings.store_url is not None:  # the member face index: one connection pool per process
-        from ..index import MemberIndex
-
-        state.index = await asyncio.to_thread(MemberIndex, settings.store_url, actor="service")
     workers = [state.reference, *(build_worker(i, settings) for i in range(1, settings.slots))]
     state.pool = InferencePool(workers, settings.max_queue)
     state._warmup_task = asyncio.create_task(_warm_up(state))
@@ -110,9 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state._warmup_task is not None and not state._warmup_task.done():
             state._warmup_task.cancel()
         await asyncio.to_thread(state.pool.shutdown)
-        if state.index is not None:
-            state.index.close()
-            state.index = None
+        state.close_index()
         if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
             import cv2
 

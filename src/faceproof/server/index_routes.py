@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..decision.profile import selfie_subject
-from ..errors import BackendUnavailable, InvalidArgument, NoFaceError
+from ..errors import InvalidArgument, NoFaceError
 from ..index import MemberIndex, ModelId
 from .common import ERROR_RESPONSES, report_response, server_timings
 from .inputs import ImageField, OptionField, ParsedRequest, RequestSpec, read_request
@@ -97,11 +97,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _index(request: Request) -> MemberIndex:
-    index = service_of(request).index
-    if index is None:
-        raise BackendUnavailable("the member face index needs a store: set FACEPROOF_STORE_URL")
-    return index
+async def _index(request: Request) -> MemberIndex:
+    return await asyncio.to_thread(service_of(request).member_index)
 
 
 def _actor(request: Request) -> str:
@@ -130,7 +127,7 @@ def _embed_subjects(worker: Worker, images: list[bytes]) -> tuple[np.ndarray, Mo
 )
 async def enrol(member_id: str, request: Request) -> JSONResponse:
     svc = service_of(request)
-    index = _index(request)
+    index = await _index(request)
     member = _member_id(member_id)
     parsed: ParsedRequest = await read_request(request, ENROL_SPEC, svc.settings, deadline_of(request))
     images = parsed.images["images"]
@@ -160,7 +157,7 @@ async def enrol(member_id: str, request: Request) -> JSONResponse:
 )
 async def search(request: Request) -> JSONResponse:
     svc = service_of(request)
-    index = _index(request)
+    index = await _index(request)
     parsed = await read_request(request, SEARCH_SPEC, svc.settings, deadline_of(request))
     image = parsed.image("image")
     assert svc.pool is not None
@@ -179,6 +176,6 @@ async def search(request: Request) -> JSONResponse:
 
 @router.delete("/members/{member_id}", summary="Erase a member's templates (right to erasure)", responses=_RESPONSES)
 async def remove(member_id: str, request: Request) -> JSONResponse:
-    index = _index(request)
+    index = await _index(request)
     removed = await asyncio.to_thread(index.remove, _member_id(member_id), actor=_actor(request))
     return report_response(request, {"member_id": member_id, "removed": removed}, None, server_timings(request, None))

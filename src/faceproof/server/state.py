@@ -5,6 +5,7 @@ route uses to reach them from a request."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from ..decision.policy import Policy
-from ..errors import FaceProofError
+from ..errors import BackendUnavailable, FaceProofError
 from ..index import MemberIndex
 from ..runtime import registry
 from .errors import http_status_of
@@ -35,8 +36,9 @@ class ServiceState:
     limiter: RateLimiter
     policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
     pool: InferencePool[Worker] | None = None
-    #: the member face index in the service's store (None without FACEPROOF_STORE_URL)
+    #: the member face index in the service's store, opened on first use (member_index())
     index: MemberIndex | None = None
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ready: bool = False
     warmup_error: FaceProofError | None = None
     warmup_ms: float | None = None
@@ -67,7 +69,7 @@ class ServiceState:
                 "inference_workers": s.slots,
             },
             "features": {
-                "index": self.index is not None,
+                "index": self.settings.store_url is not None,
                 "url_fetch": s.url_fetch,
                 "auth": s.auth_enabled,
                 "rate_limit_per_minute": s.rate_limit,
@@ -75,6 +77,23 @@ class ServiceState:
             },
             "policy": self.policy.to_dict(),
         }
+
+    def member_index(self) -> MemberIndex:
+        """The member face index (``FACEPROOF_STORE_URL``), opened on first use so that a
+        database that is down answers ``503 storage_unavailable`` on the index routes
+        instead of keeping the service from starting; a failed open is retried next time."""
+        if self.settings.store_url is None:
+            raise BackendUnavailable("the member face index needs a store: set FACEPROOF_STORE_URL")
+        with self._index_lock:
+            if self.index is None:
+                self.index = MemberIndex(self.settings.store_url, actor="service")
+            return self.index
+
+    def close_index(self) -> None:
+        with self._index_lock:
+            if self.index is not None:
+                self.index.close()
+                self.index = None
 
     @property
     def check_profile_available(self) -> bool:
