@@ -57,50 +57,48 @@ CROP_PADDING = 0.3
 #: Difference-of-Gaussians band in crop pixels (the inter-eye distance is ~8 px).
 DOG_SIGMAS = (0.8, 3.0)
 #: Pixels both crops must show (share of the crop) for the comparison to mean anything.
-MIN_OVERLAP = 0.25
+MIN_OVERLAP = 0.12
 #: ECC registration iterations (affine, on the 64x64 crops).
 ECC_ITERATIONS = 30
 #: Largest registration correction accepted: linear part (scale/rotation/shear) and shift in crop pixels.
 MAX_WARP_LINEAR = 0.15
 MAX_WARP_SHIFT = 6.0
 _KERNEL = np.ones((7, 7), np.uint8)
+_KERNEL3 = np.ones((3, 3), np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
 class CopyThresholds:
     """The decision rule: a selfie face is a copy of a profile face when the band-pass
-    correlation of their aligned crops (best of straight and mirrored) reaches
-    ``min_correlation``, or reaches ``min_correlation_geometry`` while their landmark
-    geometries differ by at most ``max_geometry`` (inter-eye units)."""
+    correlation of their aligned, registered crops (best of straight and mirrored)
+    reaches ``min_correlation``. Registration (the costly step) runs only for an
+    orientation whose unregistered correlation reaches ``min_raw_correlation``."""
 
     min_correlation: float = 0.80
-    min_correlation_geometry: float = 0.6
-    max_geometry: float = 0.03
+    min_raw_correlation: float = 0.20
 
     def __post_init__(self) -> None:
-        for name in ("min_correlation", "min_correlation_geometry"):
+        for name in ("min_correlation", "min_raw_correlation"):
             v = getattr(self, name)
             if not (math.isfinite(v) and -1.0 <= v <= 1.0):
                 raise InvalidArgument(f"{name} must be within [-1, 1], got {v}")
-        if not (math.isfinite(self.max_geometry) and self.max_geometry >= 0.0):
-            raise InvalidArgument(f"max_geometry must be >= 0, got {self.max_geometry}")
 
     def to_dict(self) -> dict[str, float]:
-        return {
-            "min_correlation": self.min_correlation,
-            "min_correlation_geometry": self.min_correlation_geometry,
-            "max_geometry": self.max_geometry,
-        }
+        return {"min_correlation": self.min_correlation, "min_raw_correlation": self.min_raw_correlation}
 
 
 @dataclass(frozen=True, eq=False)
 class FaceDescriptor:
     """What the copy check keeps of one face: the band-passed aligned crop, its mirror,
-    the mask of pixels that come from the photo, the landmark geometry and the embedding."""
+    the mask of pixels that come from the photo, the landmark geometry and the embedding.
+    Held in memory only."""
 
     crop: F32
     mirrored: F32
+    band: F32
+    band_mirrored: F32
     mask: NDArray[np.uint8]
+    mask_mirrored: NDArray[np.uint8]
     geometry: F32
     embedding: F32 | None = None
 
@@ -137,7 +135,8 @@ def aligned_gray(
 ) -> tuple[F32, NDArray[np.uint8]]:
     """The aligned grey crop and its mask (1 where the crop shows the photo). Only the
     region of the photo under the crop is converted and, when the crop shrinks it by
-    more than 2x, first reduced with area averaging (no aliasing, little work)."""
+    more than 2x, first reduced by an integer factor with area averaging (no aliasing,
+    little work)."""
     import cv2
 
     matrix = estimate_similarity(landmarks, template_for(size, padding)).astype(np.float64)
@@ -152,18 +151,20 @@ def aligned_gray(
     if x1 - x0 < 2 or y1 - y0 < 2:
         raise InvalidArgument("the face lies outside the image")
     roi = np.ascontiguousarray(image[y0:y1, x0:x1])
-    gray = roi if roi.ndim == 2 else cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)
-    gray = gray.astype(np.float32)
     m = matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], dtype=np.float64)  # ROI coordinates
     scale = math.hypot(float(m[0, 0]), float(m[0, 1]))
-    if scale < 0.5:
-        f = min(1.0, 2.0 * scale)
-        dsize = (max(2, round(gray.shape[1] * f)), max(2, round(gray.shape[0] * f)))
-        fx, fy = dsize[0] / gray.shape[1], dsize[1] / gray.shape[0]
-        gray = np.asarray(cv2.resize(gray, dsize, interpolation=cv2.INTER_AREA), dtype=np.float32)
-        m[:, 0] /= fx
-        m[:, 1] /= fy
+    k = int(0.5 / scale) if scale > 0 else 1
+    if k >= 2:
+        # area-average k x k blocks (OpenCV's fast integer path), then warp at a ratio >= 0.5
+        hh, ww = (roi.shape[0] // k) * k, (roi.shape[1] // k) * k
+        if hh >= k and ww >= k:
+            roi = np.asarray(
+                cv2.resize(roi[:hh, :ww], (ww // k, hh // k), interpolation=cv2.INTER_AREA), dtype=np.uint8
+            )
+            m[:, 2] += m[:, :2] @ np.full(2, (k - 1) / 2.0)  # block u's centre is k*u + (k-1)/2
+            m[:, :2] *= k
+    gray = (roi if roi.ndim == 2 else cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)).astype(np.float32)
     crop = cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
     ones = np.ones(gray.shape[:2], dtype=np.uint8)
     mask = cv2.warpAffine(ones, m, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -176,10 +177,14 @@ def describe_face(image: ImageArray, face: Face) -> FaceDescriptor:
         raise InvalidArgument("the copy check needs the face's landmarks")
     crop, mask = aligned_gray(image, face.landmarks)
     emb = None if face.embedding is None else np.asarray(face.embedding, dtype=np.float32)
+    band = _bandpass(crop)
     return FaceDescriptor(
         crop=crop,
         mirrored=np.ascontiguousarray(crop[:, ::-1]),
+        band=band,
+        band_mirrored=np.ascontiguousarray(band[:, ::-1]),
         mask=mask,
+        mask_mirrored=np.ascontiguousarray(mask[:, ::-1]),
         geometry=_geometry(face.landmarks),
         embedding=emb,
     )
@@ -197,6 +202,15 @@ def _ncc(a: F32, b: F32, mask: NDArray[np.bool_]) -> float:
     return float((x * y).sum() / den) if den > 1e-9 else float("nan")
 
 
+def _raw_correlation(selfie: FaceDescriptor, band: F32, mask: NDArray[np.uint8]) -> float:
+    """Band-pass NCC straight after the landmark alignment (no registration): the cheap
+    first look that decides whether registration is worth running."""
+    import cv2
+
+    both = cv2.erode(np.bitwise_and(selfie.mask, mask), _KERNEL).astype(bool)
+    return _ncc(selfie.band, band, both)
+
+
 def _registered_correlation(selfie: FaceDescriptor, crop: F32, mask: NDArray[np.uint8]) -> tuple[float, float]:
     """Band-pass NCC of the selfie crop and a profile crop after registering the profile
     crop onto the selfie's with an affine ECC warp (landmarks jitter by a few per cent
@@ -207,7 +221,10 @@ def _registered_correlation(selfie: FaceDescriptor, crop: F32, mask: NDArray[np.
     warp = np.eye(2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
     try:
-        _, found = cv2.findTransformECC(selfie.crop, crop, warp, cv2.MOTION_AFFINE, criteria, mask, 5)
+        # ECC masks only its input: give it the pixels both crops show (the selfie's
+        # outside-the-photo area, e.g. a crop's edge, would otherwise pull the warp)
+        valid = cv2.erode(np.bitwise_and(selfie.mask, mask), _KERNEL3)
+        _, found = cv2.findTransformECC(selfie.crop, crop, warp, cv2.MOTION_AFFINE, criteria, valid, 5)
         # a copy needs a small correction; a large one is the registration running off
         if (
             float(np.abs(found[:, :2] - np.eye(2)).max()) <= MAX_WARP_LINEAR
@@ -222,9 +239,8 @@ def _registered_correlation(selfie: FaceDescriptor, crop: F32, mask: NDArray[np.
         mask, warp, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0
     )
     both = cv2.erode(np.bitwise_and(selfie.mask, np.asarray(moved_mask, dtype=np.uint8)), _KERNEL).astype(bool)
-    a = _bandpass(selfie.crop)
     b = _bandpass(np.asarray(moved, dtype=np.float32))
-    return _ncc(a, b, both), float(both.mean())
+    return _ncc(selfie.band, b, both), float(both.mean())
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +251,7 @@ class CopyMatch:
     face_index: int
     selfie_face_index: int
     correlation: float  # band-pass NCC of the aligned crops, best orientation (nan: too little overlap)
+    raw_correlation: float  # the same before registration
     mirrored: bool  # the best orientation was the mirrored profile photo
     geometry: float  # landmark geometry difference in that orientation (inter-eye units)
     overlap: float  # share of the crop both photos show
@@ -247,6 +264,7 @@ class CopyMatch:
             "face_index": self.face_index,
             "selfie_face_index": self.selfie_face_index,
             "correlation": None if math.isnan(self.correlation) else round(self.correlation, 4),
+            "raw_correlation": None if math.isnan(self.raw_correlation) else round(self.raw_correlation, 4),
             "mirrored": self.mirrored,
             "geometry": round(self.geometry, 4),
             "overlap": round(self.overlap, 3),
@@ -266,25 +284,36 @@ def compare_descriptors(
 ) -> CopyMatch:
     """The copy measures of one selfie face against one profile face, and the verdict."""
     thr = thresholds or CopyThresholds()
-    straight, ov_s = _registered_correlation(selfie, profile.crop, profile.mask)
-    flipped, ov_f = _registered_correlation(selfie, profile.mirrored, np.ascontiguousarray(profile.mask[:, ::-1]))
-    g_straight = float(np.abs(selfie.geometry - profile.geometry).max())
-    g_flipped = float(np.abs(selfie.geometry - _mirror_geometry(profile.geometry)).max())
-    use_mirror = (not math.isnan(flipped)) and (math.isnan(straight) or flipped > straight)
-    corr = flipped if use_mirror else straight
-    geom = g_flipped if use_mirror else g_straight
-    overlap = ov_f if use_mirror else ov_s
+    results: list[tuple[float, float, float, bool]] = []  # (correlation, raw, overlap, mirrored)
+    for mirrored in (False, True):
+        band = profile.band_mirrored if mirrored else profile.band
+        mask = profile.mask_mirrored if mirrored else profile.mask
+        raw = _raw_correlation(selfie, band, mask)
+        if math.isnan(raw):
+            continue
+        corr, overlap = raw, float(np.bitwise_and(selfie.mask, mask).mean())
+        if raw >= thr.min_raw_correlation:
+            reg, reg_overlap = _registered_correlation(selfie, profile.mirrored if mirrored else profile.crop, mask)
+            if not math.isnan(reg) and reg > corr:  # the better of the two alignments
+                corr, overlap = reg, reg_overlap
+        if not math.isnan(corr):
+            results.append((corr, raw, overlap, mirrored))
+    if results:
+        corr, raw, overlap, use_mirror = max(results)
+    else:
+        corr, raw, overlap, use_mirror = float("nan"), float("nan"), 0.0, False
+    g = _mirror_geometry(profile.geometry) if use_mirror else profile.geometry
+    geom = float(np.abs(selfie.geometry - g).max())
     emb = None
     if selfie.embedding is not None and profile.embedding is not None:
         emb = float(np.dot(selfie.embedding, profile.embedding))
-    copied = (not math.isnan(corr)) and (
-        corr >= thr.min_correlation or (corr >= thr.min_correlation_geometry and geom <= thr.max_geometry)
-    )
+    copied = (not math.isnan(corr)) and corr >= thr.min_correlation
     return CopyMatch(
         photo_index=photo_index,
         face_index=face_index,
         selfie_face_index=selfie_face_index,
         correlation=corr,
+        raw_correlation=raw,
         mirrored=use_mirror,
         geometry=geom,
         overlap=overlap,

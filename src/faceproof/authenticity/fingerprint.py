@@ -33,15 +33,12 @@ import numpy as np
 
 from ..errors import InvalidArgument
 from ..types import Face, ImageArray
-from .copies import aligned_gray
+from .copies import FaceDescriptor, aligned_gray
 
 __all__ = ["DEFAULT_MAX_DISTANCE", "SelfieFingerprint", "hamming", "selfie_fingerprint"]
 
 #: Hamming distance (of 64 bits) up to which two fingerprints are the same selfie.
 DEFAULT_MAX_DISTANCE = 8
-#: The aligned crop hashed: side and margin around the 112-template square (face + surroundings).
-HASH_CROP_SIZE = 128
-HASH_CROP_PADDING = 0.25
 
 
 def hamming(a: int, b: int) -> int:
@@ -95,9 +92,14 @@ def _phash(gray: np.ndarray) -> int:
     return int(str(h), 16)
 
 
-def selfie_fingerprint(image: ImageArray, face: Face, raw: bytes | None = None) -> SelfieFingerprint:
+def selfie_fingerprint(
+    image: ImageArray, face: Face, raw: bytes | None = None, *, descriptor: FaceDescriptor | None = None
+) -> SelfieFingerprint:
     """The fingerprint of a selfie: ``image`` (RGB uint8), its face (with landmarks) and,
-    when the caller has them, the file's bytes ``raw`` (hashed instead of the pixels)."""
+    when the caller has them, the file's bytes ``raw`` (hashed instead of the pixels:
+    much cheaper than hashing a decoded photo). The hashed crop is the copy check's
+    aligned crop (64x64, face and surroundings); pass the selfie's ``descriptor`` from
+    :func:`~faceproof.authenticity.copies.describe_face` to reuse it."""
     if face.landmarks is None:
         raise InvalidArgument("the fingerprint needs the face's landmarks")
     if raw is not None:
@@ -106,7 +108,7 @@ def selfie_fingerprint(image: ImageArray, face: Face, raw: bytes | None = None) 
         h = hashlib.sha256(f"{image.shape}".encode())
         h.update(np.ascontiguousarray(image).data)
         digest = h.hexdigest()
-    crop, _ = aligned_gray(image, face.landmarks, HASH_CROP_SIZE, HASH_CROP_PADDING)
+    crop = descriptor.crop if descriptor is not None else aligned_gray(image, face.landmarks)[0]
     gray = np.clip(np.rint(crop), 0, 255).astype(np.uint8)
     return SelfieFingerprint(
         sha256=digest,
