@@ -47,6 +47,7 @@ from faceproof.types import Face  # noqa: E402
 
 #: measure with registration always on, so the report can apply any prefilter bar
 ALWAYS_REGISTER = CopyThresholds(min_raw_correlation=-1.0)
+FP_KS = (16, 24, 32, 40, 48, 56, 64)
 DATA = Path(os.environ.get("FACEPROOF_TESTDATA", REPO.parent / "shared" / "testdata"))
 CACHE = Path("/tmp/faceproof-bench-copies")
 
@@ -141,10 +142,10 @@ def main_face(faces: list[Face]) -> Face | None:
     return max(faces, key=lambda f: f.bbox.area) if faces else None
 
 
-def measure(fp: FaceProof, cache: FaceCache, split: str, seeds: int) -> dict[str, Any]:
+def measure(fp: FaceProof, cache: FaceCache, split: str, seeds: int, limit: int | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     timings: list[float] = []
-    for kind, path in sources(split):
+    for kind, path in sources(split)[:limit]:
         image = fp.load_image(path)
         src_faces = cache.faces(str(path), image)
         src_main = main_face(src_faces)
@@ -174,7 +175,7 @@ def measure(fp: FaceProof, cache: FaceCache, split: str, seeds: int) -> dict[str
                 rows.append(row)
     cache.save()
     genuine: list[dict[str, Any]] = []
-    for kind, p1, p2 in genuine_pairs(split):
+    for kind, p1, p2 in genuine_pairs(split)[:limit]:
         im1, im2 = fp.load_image(p1), fp.load_image(p2)
         f1 = main_face(cache.faces(str(p1), im1))
         f2 = cache.faces(str(p2), im2)
@@ -196,13 +197,41 @@ def measure(fp: FaceProof, cache: FaceCache, split: str, seeds: int) -> dict[str
             row["fingerprint_distance"] = selfie_fingerprint(im1, f1).distance(selfie_fingerprint(im2, m2))
         genuine.append(row)
     cache.save()
+    # fingerprints of every distinct image of the split's LFW pairs: all pairs of different
+    # images are the false-match candidates a replay store meets (same person or not)
+    codes: dict[str, tuple[int, int]] = {}
+    lfw_csv = "pairs_dev_train.csv" if split == "tune" else "pairs_dev_test.csv"
+    for r in read_csv(DATA / "lfw_view1" / lfw_csv)[:limit]:
+        for k in ("path1", "path2"):
+            p = DATA / "lfw_view1" / r[k]
+            if str(p) in codes:
+                continue
+            im = fp.load_image(p)
+            f = main_face(cache.faces(str(p), im))
+            if f is not None:
+                sfp = selfie_fingerprint(im, f)
+                codes[str(p)] = (sfp.code, sfp.code_mirrored)
+    cache.save()
     return {
+        "lfw_all_pairs": all_pairs_distances(list(codes.values())),
         "split": split,
         "copies": rows,
         "genuine": genuine,
         "ms_per_pair": 1000 * float(np.median(timings)),
         "ms_per_pair_p90": 1000 * float(np.percentile(timings, 90)),
     }
+
+
+def all_pairs_distances(codes: list[tuple[int, int]]) -> dict[str, Any]:
+    """Histogram of min(straight, mirrored) Hamming distances over all pairs of codes."""
+    a = np.array([np.frombuffer(c.to_bytes(32, "big"), dtype=np.uint8) for c, _ in codes])
+    m = np.array([np.frombuffer(c.to_bytes(32, "big"), dtype=np.uint8) for _, c in codes])
+    hist = np.zeros(257, dtype=np.int64)
+    for i in range(len(codes) - 1):
+        d1 = np.unpackbits(a[i + 1 :] ^ a[i], axis=1).sum(axis=1)
+        d2 = np.unpackbits(a[i + 1 :] ^ m[i], axis=1).sum(axis=1)
+        hist += np.bincount(np.minimum(d1, d2), minlength=257)
+    return {"images": len(codes), "hist": hist.tolist()}
 
 
 def rule(thr: CopyThresholds, r: dict[str, Any]) -> bool:
@@ -263,8 +292,32 @@ def report(result: dict[str, Any], thr: CopyThresholds) -> str:
         )
     lines.append("")
     lines.append(
-        f"copy check per selfie-photo pair (describe both faces + compare): {result['ms_per_pair']:.2f} ms median"
+        "copy check per genuine selfie-photo pair (describe both faces + compare, library defaults): "
+        f"{result['ms_per_pair']:.2f} ms median, {result['ms_per_pair_p90']:.2f} ms p90"
     )
+    lines.append("")
+    lines.append("Replay fingerprint: Hamming distance (of 256 bits, straight or mirrored) to the source / other photo")
+    lines.append("| rows | n | " + " | ".join(f"d<={k} %" for k in FP_KS) + " | median d |")
+    lines.append("|---|---|" + "---|" * len(FP_KS) + "---|")
+    groups = [(f"copy {n}", [r for r in copies if r["attack"] == n]) for n in ATTACKS]
+    groups.append(("genuine same person", gen))
+    for label, rs in groups:
+        ds = [r["fingerprint_distance"] for r in rs if "fingerprint_distance" in r]
+        if not ds:
+            continue
+        cells = " | ".join(f"{100.0 * sum(d <= k for d in ds) / len(ds):.1f}" for k in FP_KS)
+        lines.append(f"| {label} | {len(ds)} | {cells} | {np.median(ds):.0f} |")
+    hist = np.array(result["lfw_all_pairs"]["hist"])
+    total = int(hist.sum())
+    lines.append("")
+    lines.append(
+        f"all pairs of the {result['lfw_all_pairs']['images']} LFW images of the split ({total} pairs of different"
+        " photos, same person or not): pairs at distance <= k"
+    )
+    for k in FP_KS:
+        lines.append(f"    k={k}: {int(hist[: k + 1].sum())} ({100.0 * hist[: k + 1].sum() / max(total, 1):.5f} %)")
+    if total:
+        lines.append(f"    smallest distance: {int(np.nonzero(hist)[0][0])}")
     return "\n".join(lines)
 
 
@@ -272,15 +325,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=["tune", "test"], default="tune")
     ap.add_argument("--seeds", type=int, default=1, help="parameter draws per photo and attack")
+    ap.add_argument("--from-json", type=Path, default=None, help="report rows saved by --json (no measuring)")
+    ap.add_argument("--min-correlation", type=float, default=None, help="report with another threshold")
+    ap.add_argument("--min-raw", type=float, default=None, help="report with another registration bar")
+    ap.add_argument("--limit", type=int, default=None, help="first N sources / pairs only (a smoke test)")
     ap.add_argument("--json", type=Path, default=None, help="write every row here (under /tmp, not the repo)")
     args = ap.parse_args()
+    thr = CopyThresholds(
+        min_correlation=args.min_correlation if args.min_correlation is not None else CopyThresholds().min_correlation,
+        min_raw_correlation=args.min_raw if args.min_raw is not None else CopyThresholds().min_raw_correlation,
+    )
+    if args.from_json:
+        print(report(json.loads(args.from_json.read_text()), thr))
+        return
     fp = FaceProof()
     cache = FaceCache(fp)
     t0 = time.perf_counter()
-    result = measure(fp, cache, args.split, args.seeds)
+    result = measure(fp, cache, args.split, args.seeds, args.limit)
     if args.json:
         args.json.write_text(json.dumps(result))
-    print(report(result, CopyThresholds()))
+    print(report(result, thr))
     print(f"\n({time.perf_counter() - t0:.0f} s; {fp!r})")
 
 
