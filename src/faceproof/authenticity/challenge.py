@@ -250,6 +250,8 @@ UPRIGHT_ANGLES = (0.0, -15.0, 15.0, -30.0, 30.0, -45.0, 45.0)
 #: The region re-detected: this many face-box sides around the face, at most this many pixels.
 UPRIGHT_ROI = 2.0
 UPRIGHT_MAX_SIDE = 320
+#: Detector-score margin by which a rotation must beat the unrotated region to be chosen.
+UPRIGHT_MARGIN = 0.005
 
 
 def _rotation(angle: float, center: tuple[float, float]) -> np.ndarray:
@@ -266,7 +268,9 @@ def upright_landmarks(image: ImageArray, face: Face, detector: Detector) -> Floa
     first detection. The region around the face is rotated by each of
     :data:`UPRIGHT_ANGLES`, the face re-detected, and the landmarks of the rotation the
     detector is most confident about (a face detector scores upright faces highest) are
-    mapped back to the image. Seven detections of a region of at most 320x320 pixels.
+    mapped back to the image — the unrotated one unless another beats its score by
+    :data:`UPRIGHT_MARGIN` (the scores are flat near the top). Seven detections of a
+    region of at most 320x320 pixels.
     Returns ``face.landmarks`` when no rotation finds the face.
     """
     import cv2
@@ -282,30 +286,27 @@ def upright_landmarks(image: ImageArray, face: Face, detector: Detector) -> Floa
     roi = cv2.warpAffine(
         np.ascontiguousarray(image), base, (out, out), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     )
-    best: tuple[float, FloatArray] | None = None
-
-    def attempt(angle: float) -> None:
-        nonlocal best
+    found: dict[float, tuple[float, FloatArray]] = {}  # angle -> (detector score, landmarks in the image)
+    for angle in UPRIGHT_ANGLES:
         rot = _rotation(angle, (out / 2, out / 2))
         faces = detector.detect(np.asarray(cv2.warpAffine(roi, rot, (out, out)), dtype=np.uint8))
         faces = [f for f in faces if f.landmarks is not None]
         if not faces:
-            return
+            continue
         near = min(faces, key=lambda f: math.dist(f.bbox.center, (out / 2, out / 2)))
         assert near.landmarks is not None
-        score = float(near.score)
         # rotated ROI -> source: undo the rotation, then the ROI mapping
         full = np.vstack([rot @ np.vstack([base, [0, 0, 1]]), [0, 0, 1]])
         inv = np.linalg.inv(full)[:2]
         pts = np.hstack([np.asarray(near.landmarks, dtype=np.float64), np.ones((5, 1))]) @ inv.T
-        if best is None or score > best[0]:
-            best = (score, pts.astype(np.float32))
-
-    for angle in UPRIGHT_ANGLES:
-        attempt(angle)
-    if best is None:
+        found[angle] = (float(near.score), pts.astype(np.float32))
+    if not found:
         return np.asarray(face.landmarks, dtype=np.float32)
-    return best[1]
+    best = max(found, key=lambda a: found[a][0])
+    # scores are flat near the top: another rotation must beat the unrotated one clearly
+    if 0.0 in found and found[best][0] - found[0.0][0] < UPRIGHT_MARGIN:
+        best = 0.0
+    return found[best][1]
 
 
 @dataclass(frozen=True, slots=True)

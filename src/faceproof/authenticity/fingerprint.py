@@ -132,6 +132,6 @@ def selfie_fingerprint(
     d = descriptor if descriptor is not None else describe_face(image, face)
     return SelfieFingerprint(
         sha256=digest,
-        code=_code(d.crop, d.mask),
-        code_mirrored=_code(d.mirrored, d.mask_mirrored),
+        code=_code(d.face.crop, d.face.mask),
+        code_mirrored=_code(d.face.mirrored, d.face.mask_mirrored),
     )
