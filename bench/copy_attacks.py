@@ -43,6 +43,7 @@ from faceproof import FaceProof  # noqa: E402
 from faceproof.authenticity.attacks import ATTACKS, apply_attack  # noqa: E402
 from faceproof.authenticity.copies import CopyThresholds, find_copy  # noqa: E402
 from faceproof.authenticity.fingerprint import selfie_fingerprint  # noqa: E402
+from faceproof.quality import assess_face  # noqa: E402
 from faceproof.types import Face  # noqa: E402
 
 #: measure with registration always on, so the report can apply any prefilter bar
@@ -169,6 +170,9 @@ def measure(fp: FaceProof, cache: FaceCache, split: str, seeds: int, limit: int 
                     res = find_copy(attacked, [sf], [(image, src_faces)], thresholds=ALWAYS_REGISTER)
                     assert res.best is not None
                     row.update(res.best.to_dict())
+                    quality = assess_face(attacked, sf)
+                    row["selfie_usable"] = quality.usable
+                    row["selfie_issues"] = [str(i) for i in quality.blocking]
                     row["fingerprint_distance"] = selfie_fingerprint(attacked, sf).distance(
                         selfie_fingerprint(image, src_main)
                     )
@@ -245,10 +249,13 @@ def rule(thr: CopyThresholds, r: dict[str, Any]) -> bool:
 
 def report(result: dict[str, Any], thr: CopyThresholds) -> str:
     lines = [f"split: {result['split']}; thresholds: {thr.to_dict()}", ""]
-    lines.append("| attack | copies | face found | caught (of found) | caught % | min correlation |")
-    lines.append("|---|---|---|---|---|---|")
+    lines.append(
+        "| attack | copies | face found | caught (of found) | caught % | min correlation |"
+        " selfie usable | caught % of usable | not verified % |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     copies = result["copies"]
-    tot = [0, 0, 0]
+    tot = [0, 0, 0, 0, 0, 0]
     for name in ATTACKS:
         rs = [r for r in copies if r["attack"] == name]
         found = [r for r in rs if r["detected"]]
@@ -258,10 +265,21 @@ def report(result: dict[str, Any], thr: CopyThresholds) -> str:
         tot[1] += len(found)
         tot[2] += len(caught)
         pct = 100.0 * len(caught) / len(found) if found else float("nan")
+        usable = [r for r in found if r.get("selfie_usable", True)]
+        cu = sum(rule(thr, r) for r in usable)
+        # not verified: no face, an unusable selfie (check_profile refuses it), or caught
+        nv = sum(1 for r in rs if not r["detected"] or not r.get("selfie_usable", True) or rule(thr, r))
+        tot[3] += len(usable)
+        tot[4] += cu
+        tot[5] += nv
         lines.append(
             f"| {name} | {len(rs)} | {len(found)} | {len(caught)} | {pct:.1f} | {min(cs) if cs else float('nan'):.3f} |"
+            f" {len(usable)} | {100.0 * cu / max(len(usable), 1):.1f} | {100.0 * nv / max(len(rs), 1):.1f} |"
         )
-    lines.append(f"| **all** | {tot[0]} | {tot[1]} | {tot[2]} | {100.0 * tot[2] / max(tot[1], 1):.2f} | |")
+    lines.append(
+        f"| **all** | {tot[0]} | {tot[1]} | {tot[2]} | {100.0 * tot[2] / max(tot[1], 1):.2f} | | {tot[3]} |"
+        f" {100.0 * tot[4] / max(tot[3], 1):.2f} | {100.0 * tot[5] / max(tot[0], 1):.2f} |"
+    )
     lines.append("")
     lines.append("| set | copies (face found) | caught % |")
     lines.append("|---|---|---|")

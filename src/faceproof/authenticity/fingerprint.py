@@ -43,7 +43,7 @@ __all__ = ["CODE_BITS", "DEFAULT_MAX_DISTANCE", "SelfieFingerprint", "hamming", 
 
 CODE_BITS = 256
 #: Hamming distance (of 256 bits) up to which two codes are the same selfie.
-DEFAULT_MAX_DISTANCE = 48
+DEFAULT_MAX_DISTANCE = 16
 #: The part of the 64x64 copy-check crop that is hashed: the face and its near surroundings.
 _REGION = (slice(12, 52), slice(12, 52))
 _FORMAT = f"0{CODE_BITS // 4}x"
