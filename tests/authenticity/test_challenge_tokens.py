@@ -50,7 +50,9 @@ def test_round_trip_and_fields() -> None:
 def test_instruction_drawn_from_the_measured_set() -> None:
     seen = {new_challenge(SECRET, now=T0).instruction for _ in range(200)}
     assert seen <= set(INSTRUCTIONS)
-    assert len(seen) == len(INSTRUCTIONS)  # 200 draws over 5: all appear (p of a miss ~ 5 * 0.8**200)
+    assert len(seen) == len(INSTRUCTIONS)  # 200 draws over 4: all appear (p of a miss ~ 4 * 0.75**200)
+    assert Instruction.LOOK_STRAIGHT not in INSTRUCTIONS  # most old photos pass it
+    assert new_challenge(SECRET, "look_straight", now=T0).instruction is Instruction.LOOK_STRAIGHT
 
 
 def test_nonces_are_unique() -> None:
