@@ -9,13 +9,16 @@ crop that holds the face **and its surroundings** (hair, clothes, background), t
 way for both. After alignment a copy lines up with its original pixel for pixel, whatever
 the scale, crop, rotation, border or screen around it; a different photo of the same
 person does not — the expression, the lighting, the hair and above all the background
-move. Both crops are band-pass filtered (difference of Gaussians: blur, noise and moire
-fall outside the band, brightness and contrast are removed by the normalisation) and
-compared by normalised cross-correlation over the pixels both photos actually show. The
-profile crop is also compared mirrored (a mirrored copy). A second, independent cue is
-the landmark geometry: the five points in the eye-line frame are the same for a copy and
-move between two photos. The decision rule and its thresholds come from measurements
-(``bench/copy_attacks.py``, ``docs/authenticity.md``).
+move. Both crops are band-pass filtered (difference of Gaussians: brightness and
+contrast are removed by the normalisation, noise, moire and JPEG blocks mostly fall
+outside the band), the profile crop is registered onto the selfie's by a small affine
+ECC warp (landmarks jitter by a few per cent between two detections of one photo), and
+the two are compared by normalised cross-correlation over the pixels both photos
+actually show; the profile crop is also compared mirrored. Photos cropped so tightly
+that the two share too little of that crop are compared on a face-only crop. The
+landmark geometry and the embedding similarity are reported, not used (measured: the
+jitter is as large as the difference between two photos). Rule and thresholds come from
+measurements (``bench/copy_attacks.py``, ``docs/authenticity.md``).
 
 The descriptors hold a 64x64 grey crop in memory only; nothing is written anywhere and
 nothing image-like is logged.
