@@ -241,10 +241,11 @@ def all_pairs_distances(codes: list[tuple[int, int]]) -> dict[str, Any]:
 def rule(thr: CopyThresholds, r: dict[str, Any]) -> bool:
     """The library's rule on a row measured with registration always on: registration
     runs only when the unregistered correlation reaches min_raw_correlation."""
-    c, raw = r.get("correlation"), r.get("raw_correlation")
+    c, raw, fc = r.get("correlation"), r.get("raw_correlation"), r.get("face_correlation")
     if c is None or raw is None:
         return False
-    return bool(raw >= thr.min_raw_correlation and c >= thr.min_correlation)
+    face_ok = fc is None or fc >= thr.min_face_correlation
+    return bool(raw >= thr.min_raw_correlation and c >= thr.min_correlation and face_ok)
 
 
 def report(result: dict[str, Any], thr: CopyThresholds) -> str:
@@ -345,6 +346,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="parameter draws per photo and attack")
     ap.add_argument("--from-json", type=Path, default=None, help="report rows saved by --json (no measuring)")
     ap.add_argument("--min-correlation", type=float, default=None, help="report with another threshold")
+    ap.add_argument("--min-face", type=float, default=None, help="report with another face-crop threshold")
     ap.add_argument("--min-raw", type=float, default=None, help="report with another registration bar")
     ap.add_argument("--limit", type=int, default=None, help="first N sources / pairs only (a smoke test)")
     ap.add_argument("--json", type=Path, default=None, help="write every row here (under /tmp, not the repo)")
@@ -352,6 +354,7 @@ def main() -> None:
     thr = CopyThresholds(
         min_correlation=args.min_correlation if args.min_correlation is not None else CopyThresholds().min_correlation,
         min_raw_correlation=args.min_raw if args.min_raw is not None else CopyThresholds().min_raw_correlation,
+        min_face_correlation=args.min_face if args.min_face is not None else CopyThresholds().min_face_correlation,
     )
     if args.from_json:
         print(report(json.loads(args.from_json.read_text()), thr))

@@ -64,8 +64,10 @@ FACE_PADDING = 0.1
 DOG_SIGMAS = (0.8, 3.0)
 #: Pixels both crops must show (share of the crop) for the comparison to mean anything.
 MIN_OVERLAP = 0.12
+#: The face-only crop is also compared when the context correlation reaches this (or the threshold).
+FACE_CHECK_FROM = 0.5
 #: ECC registration iterations (affine, on the 64x64 crops).
-ECC_ITERATIONS = 30
+ECC_ITERATIONS = 12
 #: Largest registration correction accepted: linear part (scale/rotation/shear) and shift in crop pixels.
 MAX_WARP_LINEAR = 0.15
 MAX_WARP_SHIFT = 6.0
@@ -85,15 +87,20 @@ class CopyThresholds:
 
     min_correlation: float = 0.80
     min_raw_correlation: float = -1.0
+    min_face_correlation: float = -1.0
 
     def __post_init__(self) -> None:
-        for name in ("min_correlation", "min_raw_correlation"):
+        for name in ("min_correlation", "min_raw_correlation", "min_face_correlation"):
             v = getattr(self, name)
             if not (math.isfinite(v) and -1.0 <= v <= 1.0):
                 raise InvalidArgument(f"{name} must be within [-1, 1], got {v}")
 
     def to_dict(self) -> dict[str, float]:
-        return {"min_correlation": self.min_correlation, "min_raw_correlation": self.min_raw_correlation}
+        return {
+            "min_correlation": self.min_correlation,
+            "min_raw_correlation": self.min_raw_correlation,
+            "min_face_correlation": self.min_face_correlation,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,7 +252,7 @@ def _registered_correlation(selfie: AlignedCrop, crop: F32, mask: NDArray[np.uin
     import cv2
 
     warp = np.eye(2, 3, dtype=np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-3)
     try:
         # ECC masks only its input: give it the pixels both crops show (the selfie's
         # outside-the-photo area, e.g. a crop's edge, would otherwise pull the warp)
@@ -278,6 +285,7 @@ class CopyMatch:
     selfie_face_index: int
     correlation: float  # band-pass NCC of the aligned crops, best orientation (nan: too little overlap)
     raw_correlation: float  # the same before registration
+    face_correlation: float  # the same on the face-only crop (computed when the first is high)
     level: str  # the crop compared: "context" (face and surroundings) or "face" (too little context shared)
     mirrored: bool  # the best orientation was the mirrored profile photo
     geometry: float  # landmark geometry difference in that orientation (inter-eye units)
@@ -292,6 +300,7 @@ class CopyMatch:
             "selfie_face_index": self.selfie_face_index,
             "correlation": None if math.isnan(self.correlation) else round(self.correlation, 4),
             "raw_correlation": None if math.isnan(self.raw_correlation) else round(self.raw_correlation, 4),
+            "face_correlation": None if math.isnan(self.face_correlation) else round(self.face_correlation, 4),
             "level": self.level,
             "mirrored": self.mirrored,
             "geometry": round(self.geometry, 4),
@@ -335,18 +344,33 @@ def compare_descriptors(
         corr, raw, overlap, use_mirror = max(results)
     else:
         corr, raw, overlap, use_mirror = float("nan"), float("nan"), 0.0, False
+    # a copy agrees on the face itself too; a burst shot of one scene (same backdrop,
+    # same clothes) differs there: expression, gaze, head angle
+    face_corr = corr
+    if level == "context" and not math.isnan(corr) and corr >= min(thr.min_correlation, FACE_CHECK_FROM):
+        sel_f, pro_f = selfie.face, profile.face
+        mask_f = pro_f.mask_mirrored if use_mirror else pro_f.mask
+        band_f = pro_f.band_mirrored if use_mirror else pro_f.band
+        raw_f = _raw_correlation(sel_f, band_f, mask_f)
+        reg_f, _ = _registered_correlation(sel_f, pro_f.mirrored if use_mirror else pro_f.crop, mask_f)
+        face_corr = max((v for v in (raw_f, reg_f) if not math.isnan(v)), default=float("nan"))
     g = _mirror_geometry(profile.geometry) if use_mirror else profile.geometry
     geom = float(np.abs(selfie.geometry - g).max())
     emb = None
     if selfie.embedding is not None and profile.embedding is not None:
         emb = float(np.dot(selfie.embedding, profile.embedding))
-    copied = (not math.isnan(corr)) and corr >= thr.min_correlation
+    copied = (
+        (not math.isnan(corr))
+        and corr >= thr.min_correlation
+        and (math.isnan(face_corr) or face_corr >= thr.min_face_correlation)
+    )
     return CopyMatch(
         photo_index=photo_index,
         face_index=face_index,
         selfie_face_index=selfie_face_index,
         correlation=corr,
         raw_correlation=raw,
+        face_correlation=face_corr,
         level=level,
         mirrored=use_mirror,
         geometry=geom,
