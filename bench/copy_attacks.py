@@ -293,21 +293,24 @@ def report(result: dict[str, Any], thr: CopyThresholds) -> str:
     lines.append("|---|---|---|---|---|")
     gen = result["genuine"]
     allf = [r for r in gen if r["detected"]]
-    for kind in sorted({r["set"] for r in gen}) + ["all"]:
+    for kind in [*sorted({r["set"] for r in gen}), "all"]:
         rs = allf if kind == "all" else [r for r in allf if r["set"] == kind]
         flagged = [r for r in rs if rule(thr, r)]
         cs = [r["correlation"] for r in rs if r.get("correlation") is not None]
         lines.append(
-            f"| {kind} | {len(rs)} | {len(flagged)} | {100.0 * len(flagged) / max(len(rs), 1):.2f} | {max(cs) if cs else float('nan'):.3f} |"
+            f"| {kind} | {len(rs)} | {len(flagged)} | {100.0 * len(flagged) / max(len(rs), 1):.2f} |"
+            f" {max(cs) if cs else float('nan'):.3f} |"
         )
     for r in sorted(allf, key=lambda r: -(r.get("correlation") or -1))[:8]:
         lines.append(
-            f"    genuine high: {r['path1']} {r['path2']} corr {r['correlation']} geom {r['geometry']} mirrored {r['mirrored']}"
+            f"    genuine high: {r['path1']} {r['path2']} corr {r['correlation']}"
+            f" face {r.get('face_correlation')} geom {r['geometry']} mirrored {r['mirrored']}"
         )
     missed = [r for r in copies if r["detected"] and not rule(thr, r)]
     for r in sorted(missed, key=lambda r: r.get("correlation") or -1)[:15]:
         lines.append(
-            f"    copy missed: {r['source']} {r['attack']} corr {r.get('correlation')} geom {r.get('geometry')} overlap {r.get('overlap')}"
+            f"    copy missed: {r['source']} {r['attack']} corr {r.get('correlation')}"
+            f" face {r.get('face_correlation')} geom {r.get('geometry')} overlap {r.get('overlap')}"
         )
     lines.append("")
     lines.append(

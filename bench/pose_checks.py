@@ -135,11 +135,12 @@ def pct(rows: list[dict], pred: Callable[[dict], bool]) -> str:
 
 def report(roll: list[dict], yaw: list[dict]) -> str:
     out = ["Roll: photos rotated by a degrees (+ = counter-clockwise = tilted to the member's right)", ""]
-    for kind in sorted({r["set"] for r in roll}) + ["all"]:
+    for kind in [*sorted({r["set"] for r in roll}), "all"]:
         rs = [r for r in roll if kind == "all" or r["set"] == kind]
         out.append(f"set {kind}: {len({r['path'] for r in rs})} photos")
         out.append(
-            "| angle | found % | median roll (first detection) | median roll (upright) | look_straight % | tilt_left % | tilt_right % |"
+            "| angle | found % | median roll (first detection) | median roll (upright) |"
+            " look_straight % | tilt_left % | tilt_right % |"
         )
         out.append("|---|---|---|---|---|---|---|")
         for a in ANGLES:
