@@ -67,7 +67,7 @@ MIN_OVERLAP = 0.12
 #: The face-only crop is also compared when the context correlation reaches this (or the threshold).
 FACE_CHECK_FROM = 0.5
 #: ECC registration iterations (affine, on the 64x64 crops).
-ECC_ITERATIONS = 12
+ECC_ITERATIONS = 30
 #: Largest registration correction accepted: linear part (scale/rotation/shear) and shift in crop pixels.
 MAX_WARP_LINEAR = 0.15
 MAX_WARP_SHIFT = 6.0
@@ -252,7 +252,7 @@ def _registered_correlation(selfie: AlignedCrop, crop: F32, mask: NDArray[np.uin
     import cv2
 
     warp = np.eye(2, 3, dtype=np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-3)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
     try:
         # ECC masks only its input: give it the pixels both crops show (the selfie's
         # outside-the-photo area, e.g. a crop's edge, would otherwise pull the warp)
