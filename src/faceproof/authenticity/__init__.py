@@ -5,7 +5,7 @@
 * :mod:`.challenge`: signed, single-use, expiring challenges and the pose checks.
 * :mod:`.attacks`: the copy attacks the measurements and tests generate.
 
-Importing this package loads nothing heavy (OpenCV, Pillow, imagehash load on first use).
+Importing this package loads nothing heavy (OpenCV and Pillow load on first use).
 What these checks stop and what they do not: docs/authenticity.md.
 """
 
