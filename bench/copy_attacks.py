@@ -43,7 +43,7 @@ from faceproof import FaceProof  # noqa: E402
 from faceproof.authenticity.attacks import ATTACKS, apply_attack  # noqa: E402
 from faceproof.authenticity.copies import CopyThresholds, find_copy  # noqa: E402
 from faceproof.authenticity.fingerprint import selfie_fingerprint  # noqa: E402
-from faceproof.quality import assess_face  # noqa: E402
+from faceproof.decision.quality import assess_face  # noqa: E402
 from faceproof.types import Face  # noqa: E402
 
 #: measure with registration always on, so the report can apply any prefilter bar

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from faceproof import FaceProof  # noqa: E402
 from faceproof.authenticity.challenge import Instruction, check_pose, upright_landmarks  # noqa: E402
-from faceproof.quality import estimate_pose  # noqa: E402
+from faceproof.runtime.pose import estimate_pose  # noqa: E402
 from faceproof.types import Face  # noqa: E402
 
 DATA = Path(os.environ.get("FACEPROOF_TESTDATA", REPO.parent / "shared" / "testdata"))

@@ -63,7 +63,9 @@ def test_expired() -> None:
     c = new_challenge(SECRET, ttl=30, now=T0)
     with pytest.raises(ChallengeExpired) as e:
         verify_challenge(c.token, SECRET, now=T0 + 30)
-    assert e.value.code == "challenge_expired" and 400 <= e.value.http_status < 500
+    from faceproof.server.errors import http_status_of
+
+    assert e.value.code == "challenge_expired" and 400 <= http_status_of(e.value) < 500
     assert isinstance(e.value, InputError) and isinstance(e.value, FaceProofError)
 
 

@@ -38,8 +38,10 @@ def index(store_url: str) -> MemberIndex:
 
 
 def test_error_codes() -> None:
-    assert ModelMismatch.code == "index_model_mismatch" and ModelMismatch.http_status == 409
-    assert UnknownMember.code == "index_unknown_member" and UnknownMember.http_status == 404
+    from faceproof.server.errors import http_status_of
+
+    assert ModelMismatch.code == "index_model_mismatch" and http_status_of(ModelMismatch("x")) == 409
+    assert UnknownMember.code == "index_unknown_member" and http_status_of(UnknownMember("x")) == 404
     assert CalibrationUnavailable.code == "index_calibration_unavailable"
     for cls in (ModelMismatch, UnknownMember, CalibrationUnavailable):
         assert issubclass(cls, FaceProofError)

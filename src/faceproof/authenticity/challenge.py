@@ -40,12 +40,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import InvalidArgument
-from ..quality import HeadPose, estimate_pose
+from ..runtime.pose import HeadPose, estimate_pose
 from ..types import Face, FloatArray, ImageArray
 from .errors import ChallengeExpired, ChallengeInvalid, ChallengeReused
 
 if TYPE_CHECKING:
-    from ..detect import Detector
+    from ..runtime.detect import Detector
 
 __all__ = [
     "DEFAULT_TTL",

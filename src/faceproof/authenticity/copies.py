@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..align import estimate_similarity, template_for
 from ..errors import InvalidArgument
+from ..runtime.align import estimate_similarity, template_for
 from ..types import Face, ImageArray
 
 __all__ = [

@@ -16,7 +16,6 @@ class ChallengeError(InputError):
     """A challenge token cannot be accepted."""
 
     code = "challenge_error"
-    http_status = 400
 
 
 class ChallengeInvalid(ChallengeError):
@@ -24,18 +23,15 @@ class ChallengeInvalid(ChallengeError):
     another secret, or of an unknown version."""
 
     code = "challenge_invalid"
-    http_status = 400
 
 
 class ChallengeExpired(ChallengeError):
     """A genuine token whose time is up: ask for a new challenge."""
 
     code = "challenge_expired"
-    http_status = 410
 
 
 class ChallengeReused(ChallengeError):
     """A genuine, unexpired token whose nonce was already spent (single use)."""
 
     code = "challenge_reused"
-    http_status = 409

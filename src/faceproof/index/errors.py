@@ -11,7 +11,6 @@ class IndexError_(FaceProofError):
     """Root of the member index's own errors."""
 
     code = "index_error"
-    http_status = 500
 
 
 class ModelMismatch(IndexError_, InputError):
@@ -19,14 +18,12 @@ class ModelMismatch(IndexError_, InputError):
     other than the one the index was built with. A model change means re-enrolment."""
 
     code = "index_model_mismatch"
-    http_status = 409
 
 
 class UnknownMember(IndexError_, InputError):
     """No template is enrolled under this member id."""
 
     code = "index_unknown_member"
-    http_status = 404
 
 
 class CalibrationUnavailable(IndexError_):
@@ -34,4 +31,3 @@ class CalibrationUnavailable(IndexError_):
     be derived: pass ``threshold=`` explicitly."""
 
     code = "index_calibration_unavailable"
-    http_status = 500

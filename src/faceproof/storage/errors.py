@@ -15,7 +15,6 @@ class StorageError(FaceProofError):
     """A database operation failed for a reason that is not one of the subclasses."""
 
     code = "storage_error"
-    http_status = 500
 
 
 class StorageUnavailable(StorageError):
@@ -23,14 +22,12 @@ class StorageUnavailable(StorageError):
     file not openable, lock not obtained in time). Retrying later may work."""
 
     code = "storage_unavailable"
-    http_status = 503
 
 
 class StorageCorrupt(StorageError):
     """The database file is not a database or its content is damaged."""
 
     code = "storage_corrupt"
-    http_status = 500
 
 
 class SchemaVersionError(StorageError):
@@ -38,4 +35,3 @@ class SchemaVersionError(StorageError):
     version, or a table layout that is not ours)."""
 
     code = "storage_schema_version"
-    http_status = 500
