@@ -88,10 +88,6 @@ def test_a_missing_model_file_keeps_the_service_unready_and_says_why(sface_file_
         assert "Traceback" not in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the 405 envelope drops Starlette's Allow header (RFC 9110 15.5.6: a 405 MUST carry Allow)",
-)
 def test_a_405_names_the_allowed_methods(api):
     r = api.get("/v1/verify")
     assert r.status_code == 405

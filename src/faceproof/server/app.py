@@ -157,7 +157,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         if exc.status_code == 404:
             return error_response(request, NotFound(f"no such endpoint: {request.method} {request.url.path[:100]}"))
         if exc.status_code == 405:
-            return error_response(request, MethodNotAllowed(f"{request.method} is not allowed here"))
+            response = error_response(request, MethodNotAllowed(f"{request.method} is not allowed here"))
+            allow = (exc.headers or {}).get("Allow")
+            if allow:  # RFC 9110 15.5.6: a 405 names the methods the resource allows
+                response.headers["Allow"] = allow
+            return response
         error = FaceProofError(str(exc.detail)[:200])
         state_of(request.scope)["error_code"] = "http_error"
         return JSONResponse(envelope("http_error", error.message, request_id_of(request)), status_code=exc.status_code)
