@@ -9,6 +9,10 @@ No test here needs the shared test photos."""
 from __future__ import annotations
 
 import http.server
+import logging
+import socket
+import ssl
+import threading
 import time
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +21,7 @@ import pytest
 from url_fakes import FakeResolver
 
 from faceproof import errors
-from faceproof.io import URLPolicy, fetch_url
+from faceproof.io import ImageLimits, URLPolicy, fetch_url
 
 BODY = bytes(range(256)) * 8
 CHECKED = frozenset({"127.0.0.1/32"})  # the allow-list entry under which 127.0.0.1 passes the guard
@@ -31,7 +35,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.seen.append(
-            {"path": self.path, "host": self.headers.get("Host"), "authorization": self.headers.get("Authorization")}
+            {
+                "path": self.path,
+                "host": self.headers.get("Host"),
+                "authorization": self.headers.get("Authorization"),
+                "user-agent": self.headers.get("User-Agent"),
+            }
         )
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
@@ -67,6 +76,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(_SLOW_HEAD[i : i + 1])
                     time.sleep(0.08)
                 self.wfile.write(b"body")
+            elif parts.path == "/no-length":
+                # no Content-Length (the body ends when the connection closes), in 4 chunks
+                self.send_response(200)
+                self.end_headers()
+                for i in range(0, len(BODY), 512):
+                    self.wfile.write(BODY[i : i + 512])
+                    time.sleep(0.02)
+            elif parts.path == "/short":
+                # declares 1 GB and sends 10 bytes
+                self.send_response(200)
+                self.send_header("Content-Length", str(10**9))
+                self.end_headers()
+                self.wfile.write(BODY[:10])
             elif parts.path == "/silent":
                 time.sleep(2.0)
                 self._send(BODY)
@@ -142,6 +164,19 @@ def test_an_allow_listed_network_admits_any_name_that_resolves_into_it(monkeypat
         fetch_url(f"http://a.test:{port}/img", policy=URLPolicy(allowed_hosts=frozenset({"10.0.0.0/8"})))
 
 
+def test_a_network_entry_with_host_bits_set_means_its_network(monkeypatch, port, seen):
+    FakeResolver({"a.test": ["127.0.0.1"]}).install(monkeypatch)
+    assert fetch_url(f"http://a.test:{port}/img", policy=URLPolicy(allowed_hosts=frozenset({"127.9.9.9/8"}))) == BODY
+
+
+def test_names_in_the_allow_list_do_not_hide_a_network_entry(monkeypatch, port, seen):
+    # names are not networks: each is skipped, never the end of the search. (A set has no
+    # order, so many names make it all but certain that some come before the network.)
+    FakeResolver({"a.test": ["127.0.0.1"]}).install(monkeypatch)
+    allowed = frozenset({f"cdn{i}.example" for i in range(40)} | {"127.0.0.0/8"})
+    assert fetch_url(f"http://a.test:{port}/img", policy=URLPolicy(allowed_hosts=allowed)) == BODY
+
+
 def test_allow_private_admits_loopback_without_an_allow_list(monkeypatch, port, seen):
     FakeResolver({"a.test": ["127.0.0.1"]}).install(monkeypatch)
     assert fetch_url(f"http://a.test:{port}/img", policy=URLPolicy(allow_private=True)) == BODY
@@ -149,11 +184,10 @@ def test_allow_private_admits_loopback_without_an_allow_list(monkeypatch, port, 
         fetch_url(f"http://a.test:{port}/img", policy=URLPolicy())
 
 
-def test_a_public_address_passes_the_guard_without_any_allow_list(monkeypatch):
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_public_address_passes_the_guard_without_any_allow_list(monkeypatch, scheme):
     """The guard's positive side, checked without connecting: the public address passes and
     the connection is then attempted at exactly that address (refused by the fake)."""
-    import socket
-
     resolver = FakeResolver({"public.test": ["93.184.215.14"]}).install(monkeypatch)
     attempted: list[object] = []
 
@@ -163,10 +197,10 @@ def test_a_public_address_passes_the_guard_without_any_allow_list(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     with pytest.raises(errors.URLFetchError) as info:
-        fetch_url("http://public.test/img")
+        fetch_url(f"{scheme}://public.test/img")
     assert not isinstance(info.value, errors.URLNotAllowed)
     assert resolver.lookups == ["public.test"]
-    assert [a[0] for a in attempted] == ["93.184.215.14"]  # type: ignore[index]
+    assert attempted == [("93.184.215.14", 443 if scheme == "https" else 80)]
 
 
 # ------------------------------------------------------------------ pinning (DNS rebinding)
@@ -304,3 +338,164 @@ def test_headers_trickled_past_the_timeout_are_cut_at_the_deadline(port, seen):
     with pytest.raises(errors.URLFetchError):
         fetch_url(f"http://127.0.0.1:{port}/slow-headers", policy=URLPolicy(allow_private=True, timeout=0.5))
     assert time.monotonic() - start < 2.0
+
+
+# ------------------------------------------------------------------ the byte cap
+
+
+@pytest.mark.parametrize("path", ["/img", "/no-length"])
+def test_the_byte_cap_admits_exactly_max_bytes(port, seen, path):
+    url = f"http://127.0.0.1:{port}{path}"
+    policy = URLPolicy(allow_private=True)
+    assert fetch_url(url, policy=policy, limits=ImageLimits(max_bytes=len(BODY))) == BODY
+    for cap in (len(BODY) - 1, 1000):  # 1000: more than any one 512-byte chunk of /no-length
+        with pytest.raises(errors.ImageTooLarge) as info:
+            fetch_url(url, policy=policy, limits=ImageLimits(max_bytes=cap))
+        assert info.value.detail == {"max_bytes": cap}
+        assert str(info.value) == f"the image is larger than {cap} bytes"
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading(port, seen):
+    # the server sends 10 of the 1 GB it declares: refused for size, not failed for truncation
+    with pytest.raises(errors.ImageTooLarge):
+        fetch_url(f"http://127.0.0.1:{port}/short", policy=URLPolicy(allow_private=True))
+
+
+# ------------------------------------------------------------------ what each refusal says
+
+
+@pytest.mark.parametrize("address", ["224.0.0.1", "ff02::1", "4000::1", "::ffff:10.1.2.3"])
+def test_multicast_reserved_and_mapped_private_addresses_are_refused(monkeypatch, address):
+    # multicast and reserved IPv6 space count as "global" to ipaddress: refused by their own tests
+    FakeResolver({"odd.test": [address]}).install(monkeypatch)
+    with pytest.raises(errors.URLNotAllowed):
+        fetch_url("http://odd.test/img")
+
+
+def test_each_refusal_names_its_rule_and_carries_its_detail(monkeypatch, port, seen):
+    FakeResolver({"a.test": ["127.0.0.1"], "empty.test": []}).install(monkeypatch)
+    private = URLPolicy(allow_private=True)
+
+    def error_of(url: str, policy: URLPolicy = private) -> errors.FaceProofError:
+        with pytest.raises(errors.ImageError) as info:
+            fetch_url(url, policy=policy)
+        return info.value
+
+    e = error_of("http://a.test/img", URLPolicy(enabled=False))
+    assert isinstance(e, errors.URLNotAllowed) and str(e) == "fetching images by URL is disabled"
+    e = error_of(f"http://127.0.0.1:{port}/to?url=ftp://127.0.0.1/img")
+    assert isinstance(e, errors.URLNotAllowed) and e.detail == {"scheme": "ftp"}
+    assert str(e) == "only http:// and https:// URLs are accepted"
+    e = error_of(f"http://127.0.0.1:{port}/to?url=http://:80/img")
+    assert isinstance(e, errors.URLNotAllowed) and str(e) == "the URL has no host"
+    e = error_of("http://u:p@a.test/img")
+    assert isinstance(e, errors.URLNotAllowed) and str(e) == "URLs with credentials are not accepted"
+    e = error_of(f"http://a.test:{port}/img", URLPolicy())
+    assert isinstance(e, errors.URLNotAllowed) and e.detail == {"host": "a.test"}
+    assert str(e) == (
+        "refusing to fetch from 'a.test': it resolves to a private, loopback, "
+        "link-local or otherwise non-public address"
+    )
+    e = error_of("http://nowhere.test/img")
+    assert isinstance(e, errors.URLFetchError) and e.detail == {"host": "nowhere.test"}
+    assert str(e) == "cannot resolve host 'nowhere.test'"
+    e = error_of("http://empty.test/img")
+    assert isinstance(e, errors.URLFetchError) and e.detail == {"host": "empty.test"}
+    assert str(e) == "host 'empty.test' has no address"
+    e = error_of(f"http://127.0.0.1:{port}/missing")
+    assert isinstance(e, errors.URLFetchError) and e.detail == {"status": 404}
+    assert str(e) == "the server answered HTTP 404"
+    e = error_of(f"http://127.0.0.1:{port}/no-location")
+    assert isinstance(e, errors.URLFetchError) and str(e) == "redirect without a Location header"
+    with pytest.raises(errors.InvalidArgument) as info:
+        URLPolicy(timeout=-1)
+    assert str(info.value) == "URL timeout must be positive"
+    with pytest.raises(errors.InvalidArgument) as info:
+        URLPolicy(max_redirects=-1)
+    assert str(info.value) == "max_redirects must be >= 0"
+
+
+def test_a_failed_fetch_names_the_failure_and_logs_no_query_string(caplog):
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    caplog.set_level(logging.INFO)
+    with pytest.raises(errors.URLFetchError) as info:
+        fetch_url(f"http://127.0.0.1:{dead}/p/photo.jpg?sig=SECRET", policy=URLPolicy(allow_private=True))
+    assert str(info.value) == "fetching the URL failed: ConnectError"
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("faceproof")]
+    assert ours == ["URL fetch failed for http://127.0.0.1/p/photo.jpg: ConnectError"]
+
+
+# ------------------------------------------------------------------ what the request carries
+
+
+def test_the_request_carries_the_policy_user_agent(port, seen):
+    fetch_url(f"http://127.0.0.1:{port}/img", policy=URLPolicy(allow_private=True))
+    fetch_url(f"http://127.0.0.1:{port}/img", policy=URLPolicy(allow_private=True, user_agent="probe/1"))
+    assert [r["user-agent"] for r in seen] == ["faceproof", "probe/1"]
+
+
+def test_an_empty_userinfo_is_no_credential_and_not_part_of_the_host_header(monkeypatch, port, seen):
+    FakeResolver({"a.test": ["127.0.0.1"]}).install(monkeypatch)
+    assert fetch_url(f"http://@a.test:{port}/img", policy=URLPolicy(allowed_hosts=CHECKED)) == BODY
+    assert [(r["host"], r["authorization"]) for r in seen] == [(f"a.test:{port}", None)]
+
+
+def test_proxy_settings_in_the_environment_are_ignored(monkeypatch, port, seen, local_http):
+    # a proxy would receive the request instead of the checked address: the environment
+    # of the process (HTTP_PROXY ...) must not redirect a guarded fetch
+    class _Proxy(http.server.BaseHTTPRequestHandler):
+        hits: ClassVar[list[str]] = []
+
+        def do_GET(self):
+            self.hits.append(self.path)
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    proxy = f"http://127.0.0.1:{local_http(_Proxy)}"
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, proxy)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    assert fetch_url(f"http://127.0.0.1:{port}/img", policy=URLPolicy(allow_private=True)) == BODY
+    assert _Proxy.hits == [] and len(seen) == 1
+
+
+def test_https_sends_the_url_name_as_sni_not_the_pinned_address(monkeypatch):
+    # a loopback TLS listener without a certificate: it records the server name the client
+    # hello carries, then the handshake fails (the fetch fails; the name is what is checked)
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve_one() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                context.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                pass
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    FakeResolver({"images.test": ["127.0.0.1"]}).install(monkeypatch)
+    try:
+        with pytest.raises(errors.URLFetchError):
+            fetch_url(
+                f"https://images.test:{listener.getsockname()[1]}/img",
+                policy=URLPolicy(allowed_hosts=frozenset({"images.test"}), timeout=5),
+            )
+        server.join(10)
+    finally:
+        listener.close()
+    assert names == ["images.test"]

@@ -35,8 +35,10 @@ class FakeResolver:
             return _REAL_GETADDRINFO(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
         self.lookups.append(name)
         script = self.answers.get(name.lower())
-        if not script:
+        if script is None:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if not script:
+            return []  # a resolver that answers, with no address
         ip = script[min(self.lookups.count(name) - 1, len(script) - 1)]
         port_number = int(port) if port else 0
         if ":" in ip:
