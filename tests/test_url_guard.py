@@ -71,7 +71,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(bytes([i]))
                     time.sleep(0.1)
             elif parts.path == "/slow-headers":
-                # the status line and headers one byte every 0.08 s (about 3.5 s), then a body
+                # the status line and headers one byte every 0.08 s (about 3 s), then a body
                 for i in range(len(_SLOW_HEAD)):
                     self.wfile.write(_SLOW_HEAD[i : i + 1])
                     time.sleep(0.08)
@@ -331,7 +331,7 @@ def test_a_body_trickled_past_the_timeout_is_cut_at_the_deadline(port, seen):
     raises=AssertionError,
     reason="issue 15 item 5: the deadline is only checked while the body streams; the "
     "status line and headers (and each redirect hop) get a per-read timeout only, so "
-    "headers trickled one byte every 0.08 s hold the fetch for ~3.5 s against a 0.5 s timeout",
+    "headers trickled one byte every 0.08 s hold the fetch for ~3 s against a 0.5 s timeout",
 )
 def test_headers_trickled_past_the_timeout_are_cut_at_the_deadline(port, seen):
     start = time.monotonic()
