@@ -268,6 +268,7 @@ def test_redirect_to_a_non_allowlisted_private_address_is_refused(image_server):
     port = image_server.rsplit(":", 1)[1]
     policy = URLPolicy(allowed_hosts=frozenset({"localhost"}))
     # "localhost" is allow-listed by name; the redirect goes to 127.0.0.1, which is not
+    # (this refusal does not show that the name allow-list works: test_url_guard.py does)
     with pytest.raises(errors.URLNotAllowed):
         load_image(f"http://localhost:{port}/redirect", url_policy=policy)
     # the same redirect is followed when the network is allow-listed

@@ -93,3 +93,27 @@ def test_fetch_failures_and_byte_cap(image_server, img):
         )
         assert assert_envelope(too_big, 413, "image_too_large")["result_code"] == -21
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_host_allow_listed_by_name_is_fetched_and_no_other_name(monkeypatch, image_server, img):
+    from url_fakes import FakeResolver  # tests/ is on sys.path (pytest rootdir-relative import)
+
+    # no real DNS: both names are answered 127.0.0.1 by a scripted resolver
+    FakeResolver({"images.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}).install(monkeypatch)
+    with running_app(url_fetch=True, url_allowed_hosts=("images.test",)) as client:
+        ok = client.post(
+            "/v1/verify",
+            json={"origin": f"http://images.test:{image_server}/img.jpg", "target": data_uri(img(OBAMA_2))},
+        )
+        assert ok.status_code == 200 and ok.json()["result_code"] == 2
+        other = client.post(
+            "/v1/verify",
+            json={"origin": f"http://other.test:{image_server}/img.jpg", "target": data_uri(img(OBAMA_2))},
+        )
+        assert assert_envelope(other, 422, "url_not_allowed")["result_code"] == -22
+        with_credentials = client.post(
+            "/v1/verify",
+            json={"origin": data_uri(img(OBAMA_2)), "target": f"http://u:s3cret@images.test:{image_server}/img.jpg"},
+        )
+        doc = assert_envelope(with_credentials, 422, "url_not_allowed")
+        assert doc["result_code"] == -21 and "s3cret" not in with_credentials.text
