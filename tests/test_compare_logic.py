@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from faceproof import errors
-from faceproof.runtime.compare import Metric, Threshold, ThresholdTable, distance_matrix, embeddings_of, similarity_matrix
+from faceproof.runtime.compare import (
+    Metric,
+    Threshold,
+    ThresholdTable,
+    distance_matrix,
+    embeddings_of,
+    similarity_matrix,
+)
 
 # ------------------------------------------------------------------ embeddings_of
 
