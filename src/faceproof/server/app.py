@@ -141,6 +141,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        # no 307 to the same path with a slash added or removed: its Location would be built
+        # from the client's Host header; a path that is not a route is a 404 envelope
+        redirect_slashes=False,
     )
     app.state.service = state
 
