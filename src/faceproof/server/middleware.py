@@ -3,7 +3,9 @@
 envelope (never a traceback to the caller).
 
 The access log carries the request id, method, path (never the query string), status,
-error code and duration: no image, embedding, URL or API key.
+error code and duration: no image, embedding, URL or API key. A client that goes away
+before its request was read (Starlette's ``ClientDisconnect``) is a client event: one
+INFO access line with status 499 and ``client_disconnected``, no traceback, no answer.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from ..errors import FaceProofError, Overloaded
 from .errors import MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
 
-__all__ = ["REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
+__all__ = ["CLIENT_CLOSED", "REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
 
 access_log = logging.getLogger("faceproof.server.access")
 logger = logging.getLogger(__name__)
@@ -34,6 +38,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_ID: ContextVar[str] = ContextVar("faceproof_request_id", default="-")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+#: the status logged for a request whose client went away first (nginx's convention); never sent
+CLIENT_CLOSED = 499
 
 
 def envelope(code: str, message: str, request_id: str) -> dict[str, Any]:
@@ -92,6 +98,11 @@ class ServiceMiddleware:
                 self.active += 1
                 counted = True
             await self.app(scope, self._capped(receive), send_wrapper)
+        except ClientDisconnect:
+            # the client closed the connection mid-request: nobody to answer, nothing of ours failed
+            state["error_code"] = "client_disconnected"
+            if sent["status"] == 0:
+                sent["status"] = CLIENT_CLOSED
         except Exception as exc:
             if isinstance(exc, FaceProofError):
                 state["error_code"] = exc.code
