@@ -5,10 +5,12 @@ are bounded."""
 
 from __future__ import annotations
 
+import http.server
 import logging
+import socket
 from typing import Any
 
-from .server_helpers import OBAMA_1, OBAMA_2, assert_envelope
+from .server_helpers import OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
 
 
 def test_a_trailing_slash_is_404_not_a_redirect_built_from_the_host_header(api, img):
@@ -89,3 +91,53 @@ def test_a_client_that_disconnects_mid_upload_is_a_client_event_not_a_500(api, c
     assert " 500 " not in access[0] and "internal_error" not in access[0]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text[-2000:]
     assert "Traceback" not in caplog.text and "ClientDisconnect" not in caplog.text
+
+
+# ------------------------------------------------------------------ 2. no URL in the logs
+
+
+class _PhotoHandler(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):
+        if "/img.jpg" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_fetched_urls_never_reach_the_log(local_http, img, caplog):
+    _PhotoHandler.body = img(OBAMA_1)
+    port = local_http(_PhotoHandler)
+    secret = "s3cr3t-signature-9f8e7d"
+    member = "member-4711"
+    good = f"http://localhost:{port}/{member}/img.jpg?sig={secret}"
+    caplog.set_level(logging.INFO)
+    with running_app(url_fetch=True, url_allowed_hosts=("localhost", "127.0.0.1")) as client:
+        ok = client.post("/v1/verify", json={"origin": good, "target": data_uri(img(OBAMA_2))})
+        assert ok.status_code == 200 and ok.json()["result_code"] == 2
+        for failing, code in (
+            (f"http://localhost:{port}/{member}/missing.jpg?sig={secret}", "url_fetch_failed"),
+            (f"http://127.0.0.1:{_closed_port()}/{member}/img.jpg?sig={secret}", "url_fetch_failed"),
+            (f"http://10.0.0.1:{port}/{member}/img.jpg?sig={secret}", "url_not_allowed"),
+        ):
+            r = client.post("/v1/verify", json={"origin": data_uri(img(OBAMA_2)), "target": failing})
+            assert_envelope(r, 422, code)
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert "POST /v1/verify 200" in text and "url_fetch_failed" in text  # the log was captured
+    for leak in (secret, "sig=", member, "localhost", "10.0.0.1", "missing.jpg"):
+        assert leak not in text, (leak, [line for line in text.splitlines() if leak in line])

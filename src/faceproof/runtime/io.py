@@ -415,11 +415,6 @@ def _resolve_checked(host: str, port: int, policy: URLPolicy) -> str:
     return addresses[0]
 
 
-def _safe_url_for_log(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path[:64]}"
-
-
 def fetch_url(
     url: str,
     *,
@@ -483,6 +478,7 @@ def fetch_url(
             except httpx.TimeoutException as exc:
                 raise URLFetchError(f"fetching the URL timed out after {policy.timeout}s") from exc
             except httpx.HTTPError as exc:
-                logger.info("URL fetch failed for %s: %s", _safe_url_for_log(current), type(exc).__name__)
+                # never the URL, its host, path or query (signed URLs, member ids): the code only
+                logger.info("URL fetch failed: url_fetch_failed (%s)", type(exc).__name__)
                 raise URLFetchError(f"fetching the URL failed: {type(exc).__name__}") from exc
         raise URLFetchError(f"more than {policy.max_redirects} redirects")

@@ -37,6 +37,9 @@ __all__ = ["ServiceState", "app_from_env", "create_app", "deadline_of", "request
 
 logger = logging.getLogger(__name__)
 
+#: loggers of libraries that would log a fetched URL (query string included) at INFO
+_URL_LOGGERS = ("httpx", "httpcore")
+
 
 # ------------------------------------------------------------------ guards (dependencies)
 
@@ -119,6 +122,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     background (``GET /readyz`` turns 200 when done).
     """
     settings = ServiceSettings.from_env() if settings is None else settings
+    for name in _URL_LOGGERS:  # httpx logs "HTTP Request: GET <url>" per fetch at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     policy = Policy.default() if settings.policy is None else Policy.from_file(settings.policy)
     if settings.max_photos > policy.max_photos:
         raise InvalidArgument(
