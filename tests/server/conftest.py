@@ -18,6 +18,13 @@ def api() -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
+def api_caller_threshold() -> Iterator[TestClient]:
+    """An app that accepts per-request thresholds (``allow_request_threshold``; refused by default)."""
+    with running_app(allow_request_threshold=True) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def img(photos):
     """Bytes of a test photo by its manifest path."""
     cache: dict[str, bytes] = {}

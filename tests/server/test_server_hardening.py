@@ -10,7 +10,7 @@ import logging
 import socket
 from typing import Any
 
-from .server_helpers import OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
+from .server_helpers import CHIRAC_1, OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
 
 
 def test_a_trailing_slash_is_404_not_a_redirect_built_from_the_host_header(api, img):
@@ -141,3 +141,51 @@ def test_fetched_urls_never_reach_the_log(local_http, img, caplog):
     assert "POST /v1/verify 200" in text and "url_fetch_failed" in text  # the log was captured
     for leak in (secret, "sig=", member, "localhost", "10.0.0.1", "missing.jpg"):
         assert leak not in text, (leak, [line for line in text.splitlines() if leak in line])
+
+
+# ------------------------------------------------------------------ 8. the caller does not choose the threshold
+
+
+def test_a_caller_threshold_is_refused_by_default(api, img):
+    pair = {"origin": ("o.jpg", img(OBAMA_1)), "target": ("t.jpg", img(CHIRAC_1))}
+    for r in (
+        api.post("/v1/verify", files=pair, params={"threshold": "1e308"}),
+        api.post("/v1/verify", files=pair, data={"threshold": "0.99"}),
+        api.post(
+            "/v1/verify", json={"origin": data_uri(img(OBAMA_1)), "target": data_uri(img(CHIRAC_1)), "threshold": 1e308}
+        ),
+        api.post(
+            "/v1/check-profile",
+            files={"selfie": ("s.jpg", img(OBAMA_1)), "photos": ("p.jpg", img(CHIRAC_1))},
+            params={"threshold": "1e308"},
+        ),
+        # an unreadable image does not get past the check either
+        api.post(
+            "/v1/verify", files={"origin": ("o.jpg", b"junk"), "target": pair["target"]}, params={"threshold": "9"}
+        ),
+    ):
+        doc = assert_envelope(r, 403, "threshold_not_allowed")
+        assert "result_code" not in doc and "verdict" not in doc
+    # two different people stay different without the caller's threshold
+    plain = api.post("/v1/verify", files=pair)
+    assert plain.status_code == 200 and plain.json()["result_code"] == 0
+    assert plain.json()["threshold_source"] != "caller" and plain.json()["notes"] == []
+    assert api.get("/v1/models").json()["features"]["request_threshold"] is False
+
+
+def test_an_allowed_caller_threshold_is_recorded_in_the_answer(api_caller_threshold, img):
+    r = api_caller_threshold.post(
+        "/v1/verify",
+        files={"origin": ("o.jpg", img(OBAMA_1)), "target": ("t.jpg", img(OBAMA_2))},
+        params={"threshold": "0.5"},
+    )
+    doc = r.json()
+    assert r.status_code == 200 and doc["threshold"] == 0.5 and doc["threshold_source"] == "caller"
+    assert any("set by the caller" in note for note in doc["notes"])
+    profile = api_caller_threshold.post(
+        "/v1/check-profile",
+        files={"selfie": ("s.jpg", img(OBAMA_1)), "photos": ("p.jpg", img(OBAMA_2))},
+        params={"threshold": "0.5"},
+    ).json()
+    assert profile["threshold_source"] == "caller" and any("set by the caller" in n for n in profile["notes"])
+    assert api_caller_threshold.get("/v1/models").json()["features"]["request_threshold"] is True

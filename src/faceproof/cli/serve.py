@@ -46,6 +46,11 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--attributes", default=None, help="gender,age (default); an empty string switches them off.")
 @click.option("--lang", type=click.Choice(["ko", "en"]), default=None, help="Default message language [ko].")
 @click.option("--flip/--no-flip", default=None, help="Mirrored-face test-time augmentation [the library's default].")
+@click.option(
+    "--allow-request-threshold/--no-allow-request-threshold",
+    default=None,
+    help="Accept a per-request threshold (it moves the trust decision) [off].",
+)
 @click.option("--url-fetch/--no-url-fetch", default=None, help="Accept http(s) image URLs in JSON [off].")
 @click.option("--url-allowed-hosts", default=None, help="Hosts or networks exempt from the private-address guard.")
 @click.option("--api-keys-file", type=click.Path(dir_okay=False), default=None, help="File with one API key per line.")

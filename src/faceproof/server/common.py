@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from ..codes import check_lang
 from ..errors import FaceProofError, InvalidArgument, UnknownBackend
 from ..runtime.compare import Metric
-from .errors import http_status_of
+from .errors import ThresholdNotAllowed, http_status_of
 from .inputs import OptionField
 from .middleware import envelope, state_of
 from .parsing import parse_bool, parse_choice, parse_float, parse_int
@@ -27,8 +27,11 @@ __all__ = [
     "METRIC",
     "MODEL",
     "PADDING",
+    "CALLER_THRESHOLD_NOTE",
     "THRESHOLD",
     "check_model",
+    "check_threshold",
+    "note_caller_threshold",
     "report_response",
     "server_timings",
 ]
@@ -55,8 +58,12 @@ THRESHOLD = OptionField(
     "threshold",
     lambda n, v: parse_float(n, v, minimum=0.0),
     {"type": "number", "minimum": 0},
-    "distance threshold; a pair matches when distance <= threshold (default: the model x metric table)",
+    "distance threshold; a pair matches when distance <= threshold (default: the model x metric table). "
+    "Refused with 403 threshold_not_allowed unless the server allows per-request thresholds "
+    "(FACEPROOF_ALLOW_REQUEST_THRESHOLD); when allowed, the answer says threshold_source: caller",
 )
+#: added to an answer's notes when the caller set the threshold (the server allows it)
+CALLER_THRESHOLD_NOTE = "the threshold was set by the caller (this server allows per-request thresholds)"
 LANG = OptionField("lang", _lang, {"type": "string", "enum": ["ko", "en"]}, "message language (default: the server's)")
 CROPS = OptionField(
     "crops", parse_bool, {"type": "boolean", "default": False}, "include aligned crops as base64 PNG data URIs"
@@ -79,6 +86,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in (
         (400, "invalid argument or malformed request"),
         (401, "missing or unknown API key"),
+        (403, "a per-request threshold on a server that does not allow it (threshold_not_allowed)"),
         (408, "the request body was not received in time"),
         (413, "request or image too large"),
         (415, "unsupported image type or request media type"),
@@ -111,6 +119,23 @@ def server_timings(request: Request, waited_ms: float | None) -> dict[str, float
     if waited_ms is not None:
         out["queue_wait"] = waited_ms
     return out
+
+
+def check_threshold(request: Request, options: dict[str, Any]) -> None:
+    """Refuse a caller-supplied threshold unless the server allows it: who chooses the
+    threshold chooses the verdict (``threshold=1e308`` makes anyone match)."""
+    if options.get("threshold") is not None and not service_of(request).settings.allow_request_threshold:
+        raise ThresholdNotAllowed(
+            "this server does not accept a per-request threshold; the server's thresholds apply "
+            "(an operator can allow it with FACEPROOF_ALLOW_REQUEST_THRESHOLD)"
+        )
+
+
+def note_caller_threshold(report: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The report, noting a caller-set threshold (its ``threshold_source`` is ``caller``)."""
+    if options.get("threshold") is not None:
+        report["notes"] = [*report.get("notes", []), CALLER_THRESHOLD_NOTE]
+    return report
 
 
 def check_model(request: Request, options: dict[str, Any]) -> None:

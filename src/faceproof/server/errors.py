@@ -26,6 +26,7 @@ __all__ = [
     "RequestTooLarge",
     "SelfieUnusable",
     "ServiceNotReady",
+    "ThresholdNotAllowed",
     "Unauthorized",
     "UnsupportedMediaType",
     "http_status_of",
@@ -57,6 +58,7 @@ HTTP_STATUS: dict[str, int] = {
     "request_timeout": 408,
     "selfie_unusable": 422,
     "attributes_disabled": 403,
+    "threshold_not_allowed": 403,
     "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,
@@ -111,6 +113,13 @@ class AttributesDisabled(FaceProofError):
     """Gender/age estimation is switched off on this deployment (``FACEPROOF_ATTRIBUTES=``)."""
 
     code = "attributes_disabled"
+
+
+class ThresholdNotAllowed(FaceProofError):
+    """A request carried its own ``threshold`` and this server does not let callers move
+    the trust decision (``FACEPROOF_ALLOW_REQUEST_THRESHOLD`` is off, the default)."""
+
+    code = "threshold_not_allowed"
 
 
 class Unauthorized(FaceProofError):

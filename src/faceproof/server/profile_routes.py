@@ -25,7 +25,17 @@ from ..decision.policy import Policy
 from ..decision.profile import PHOTOS_NOT_CHECKED, ProfileCheck, SelfieCheck, SelfieStatus, check_profile, decide
 from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
 from ..runtime.compare import Metric
-from .common import ERROR_RESPONSES, METRIC, MODEL, THRESHOLD, check_model, report_response, server_timings
+from .common import (
+    ERROR_RESPONSES,
+    METRIC,
+    MODEL,
+    THRESHOLD,
+    check_model,
+    check_threshold,
+    note_caller_threshold,
+    report_response,
+    server_timings,
+)
 from .errors import SelfieUnusable
 from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
 from .schemas import CheckProfileResponse, ErrorResponse
@@ -149,10 +159,13 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             await read_request(request, spec, svc.settings, deadline_of(request), into=parsed)
         except ImageError as exc:  # only the selfie gets here: photo problems are statuses
             check_model(request, parsed.options)
+            check_threshold(request, parsed.options)
             failed = _unread_selfie(request, exc, parsed.options)
-            return report_response(request, failed.to_dict(), exc, server_timings(request, None))
+            report = note_caller_threshold(failed.to_dict(), parsed.options)
+            return report_response(request, report, exc, server_timings(request, None))
         options = parsed.options
         check_model(request, options)
+        check_threshold(request, options)
         selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
 
         def job(worker: Worker) -> ProfileCheck:
@@ -160,6 +173,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
 
         assert svc.pool is not None
         result, waited = await svc.pool.run(job, deadline=deadline_of(request))
-        return report_response(request, result.to_dict(), selfie_error(result.selfie), server_timings(request, waited))
+        report = note_caller_threshold(result.to_dict(), options)
+        return report_response(request, report, selfie_error(result.selfie), server_timings(request, waited))
 
     return router

@@ -68,6 +68,8 @@ class ServiceSettings:
     calibration: str | None = None
     policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
     lang: str = "ko"
+    # a caller-supplied threshold moves the trust decision: refused unless the server allows it
+    allow_request_threshold: bool = False
     # --- URL inputs
     url_fetch: bool = False
     url_allow_private: bool = False
@@ -246,6 +248,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "calibration": _optional_text,
     "policy": _optional_text,
     "lang": _lower_choice("ko", "en"),
+    "allow_request_threshold": parse_bool,
     "url_fetch": parse_bool,
     "url_allow_private": parse_bool,
     "url_allowed_hosts": lambda _k, raw: parse_csv(raw),

@@ -68,6 +68,7 @@ class ServiceState:
                 "auth": s.auth_enabled,
                 "rate_limit_per_minute": s.rate_limit,
                 "check_profile": self.check_profile_available,
+                "request_threshold": s.allow_request_threshold,
             },
             "policy": self.policy.to_dict(),
         }
