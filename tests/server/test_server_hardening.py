@@ -6,6 +6,7 @@ are bounded."""
 from __future__ import annotations
 
 import http.server
+import io
 import logging
 import socket
 from typing import Any
@@ -189,3 +190,41 @@ def test_an_allowed_caller_threshold_is_recorded_in_the_answer(api_caller_thresh
     ).json()
     assert profile["threshold_source"] == "caller" and any("set by the caller" in n for n in profile["notes"])
     assert api_caller_threshold.get("/v1/models").json()["features"]["request_threshold"] is True
+
+
+# ------------------------------------------------------------------ 10. phone photos: HEIC and AVIF
+
+
+def _phone_file(photo: bytes, fmt: str, size: tuple[int, int] | None = None) -> bytes:
+    from PIL import Image
+
+    if fmt == "HEIF":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    im = Image.open(io.BytesIO(photo)).convert("RGB")
+    if size is not None:
+        im = im.resize(size)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored turned: the reader must turn it back
+    buf = io.BytesIO()
+    im.transpose(Image.Transpose.ROTATE_270).save(buf, fmt, quality=90, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def test_heic_and_avif_uploads_are_verified(api, img):
+    heic, avif = _phone_file(img(OBAMA_1), "HEIF"), _phone_file(img(OBAMA_2), "AVIF")
+    r = api.post("/v1/verify", files={"origin": ("selfie.HEIC", heic), "target": ("p.avif", avif)})
+    assert r.status_code == 200 and r.json()["result_code"] == 2, r.text[:300]
+    other = api.post("/v1/verify", json={"origin": data_uri(heic, "image/heic"), "target": data_uri(img(CHIRAC_1))})
+    assert other.status_code == 200 and other.json()["result_code"] == 0
+    profile = api.post("/v1/check-profile", files={"selfie": ("s.heic", heic), "photos": ("p.avif", avif)})
+    assert profile.status_code == 200 and profile.json()["photos"][0]["status"] == "person_present"
+
+
+def test_heic_and_avif_obey_the_service_pixel_cap(img):
+    with running_app(max_image_pixels=200_000) as client:
+        for fmt in ("HEIF", "AVIF"):
+            big = _phone_file(img(OBAMA_1), fmt, size=(500, 500))
+            r = client.post("/v1/verify", files={"origin": ("o", big), "target": ("t", img(OBAMA_2))})
+            assert assert_envelope(r, 413, "image_too_large")["result_code"] == -22

@@ -6,8 +6,11 @@ numpy array (RGB, RGBA or grayscale, uint8). A string is a path unless it starts
 ``http://`` or ``https://``: faceproof never guesses base64 from a string.
 
 The format is sniffed from the bytes, never from the file name. EXIF orientation is
-applied. JPEG, PNG (8/16-bit, palette, alpha), WebP, BMP and GIF (first frame) are
-accepted; grayscale and CMYK become RGB; transparent areas become white.
+applied. JPEG, PNG (8/16-bit, palette, alpha), WebP, BMP, GIF (first frame), HEIC/HEIF
+(the iPhone camera's default; decoded by ``pillow-heif``, whose libheif applies the
+file's rotation) and AVIF (Pillow's own decoder) are accepted; grayscale and CMYK become
+RGB; transparent areas become white. Every format goes through the same byte and pixel
+caps.
 
 Guards: a byte cap, a decoded-pixel cap (decompression bombs are refused before any
 pixel is decoded), truncated/empty/non-image data raise typed errors, and URL fetching
@@ -56,6 +59,7 @@ __all__ = [
     "ImageSource",
     "URLPolicy",
     "decode_image",
+    "decodable_formats",
     "fetch_url",
     "is_url",
     "load_image",
@@ -67,8 +71,11 @@ logger = logging.getLogger(__name__)
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, "PILImage.Image", np.ndarray]
 
 #: Pillow format names faceproof decodes (the JPEG decoder also reads MPO, the multi-picture
-#: JPEG variant many phone cameras write).
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+#: JPEG variant many phone cameras write). HEIF needs ``pillow-heif`` (a core dependency),
+#: AVIF a Pillow built with libavif (the PyPI wheels are); see :func:`decodable_formats`.
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
+_PHONE_FORMATS = {"HEIF": "HEIC/HEIF", "AVIF": "AVIF"}
+_decodable: tuple[str, ...] | None = None
 
 _URL_RE = re.compile(r"^https?://", re.IGNORECASE)
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -186,6 +193,28 @@ def read_source_bytes(
 # bytes -> pixels
 
 
+def decodable_formats() -> tuple[str, ...]:
+    """The accepted formats this installation decodes: HEIF when ``pillow-heif`` imports
+    (its opener is registered with Pillow on the first call), AVIF when Pillow has libavif."""
+    global _decodable
+    if _decodable is None:
+        from PIL import Image, features
+
+        found = ["JPEG", "PNG", "WEBP", "BMP", "GIF"]
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()  # rotation (irot/imir) is applied by libheif; EXIF says 1 after
+            found.append("HEIF")
+        except ImportError:  # pragma: no cover - a core dependency
+            logger.warning("pillow-heif is not installed: HEIC/HEIF images are refused as unsupported")
+        Image.init()
+        if features.check("avif") and "AVIF" in Image.OPEN:
+            found.append("AVIF")
+        _decodable = tuple(found)
+    return _decodable
+
+
 def decode_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArray:
     """Decode encoded image bytes (format sniffed from content) into RGB uint8."""
     from PIL import Image, UnidentifiedImageError
@@ -195,13 +224,16 @@ def decode_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> ImageA
     _check_byte_count(len(data), limits)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        formats = decodable_formats()
         try:
-            im = Image.open(_io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+            im = Image.open(_io.BytesIO(data), formats=list(formats))
         except UnidentifiedImageError as exc:
             kind = _sniff_unsupported(data)
+            if kind in (_PHONE_FORMATS[f] for f in formats if f in _PHONE_FORMATS):
+                raise ImageDecodeError(f"the {kind} image is corrupt", format=kind) from exc
             if kind is not None:
                 raise UnsupportedImageType(
-                    f"{kind} is not a supported image type; send JPEG, PNG, WebP, BMP or GIF",
+                    f"{kind} is not a supported image type; send JPEG, PNG, WebP, HEIC, AVIF, BMP or GIF",
                     format=kind,
                 ) from exc
             raise ImageDecodeError("the data is not a readable image") from exc
@@ -223,7 +255,7 @@ def _from_pil(im: PILImage.Image, limits: ImageLimits, source_format: str | None
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            if getattr(im, "n_frames", 1) > 1:
+            if getattr(im, "n_frames", 1) > 1 and im.format != "HEIF":  # a HEIF opens on its primary image
                 im.seek(0)
             im.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
