@@ -20,6 +20,7 @@ from .schemas import ErrorResponse
 from .state import request_id_of, service_of
 
 __all__ = [
+    "CALLER_THRESHOLD_NOTE",
     "CROPS",
     "CROP_SIZE",
     "ERROR_RESPONSES",
@@ -27,7 +28,6 @@ __all__ = [
     "METRIC",
     "MODEL",
     "PADDING",
-    "CALLER_THRESHOLD_NOTE",
     "THRESHOLD",
     "check_model",
     "check_threshold",
