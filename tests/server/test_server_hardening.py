@@ -9,7 +9,10 @@ import http.server
 import io
 import logging
 import socket
-from typing import Any
+import time
+from typing import Any, ClassVar
+
+import pytest
 
 from .server_helpers import CHIRAC_1, OBAMA_1, OBAMA_2, assert_envelope, data_uri, running_app
 
@@ -228,3 +231,58 @@ def test_heic_and_avif_obey_the_service_pixel_cap(img):
             big = _phone_file(img(OBAMA_1), fmt, size=(500, 500))
             r = client.post("/v1/verify", files={"origin": ("o", big), "target": ("t", img(OBAMA_2))})
             assert assert_envelope(r, 413, "image_too_large")["result_code"] == -22
+
+
+# ------------------------------------------------------------------ 5. one deadline for the whole URL fetch
+
+
+class _TrickleHandler(http.server.BaseHTTPRequestHandler):
+    """Answers with its status line and headers one byte every 0.2 s (for at most 8 s),
+    recording when the client hung up."""
+
+    closed: ClassVar[list[float]] = []
+    started: ClassVar[list[float]] = []
+
+    def do_GET(self):
+        type(self).started.append(time.monotonic())
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
+        try:
+            for i in range(40):
+                self.wfile.write(head[i : i + 1])
+                time.sleep(0.2)
+        except OSError:
+            pass
+        type(self).closed.append(time.monotonic())
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_url_that_trickles_its_headers_is_cut_at_the_overall_deadline(local_http, img):
+    from faceproof.errors import URLFetchError
+    from faceproof.runtime.io import URLPolicy, fetch_url
+
+    port = local_http(_TrickleHandler)
+    url = f"http://127.0.0.1:{port}/slow.jpg"
+    timeout = 1.5
+    # the library: one deadline for connect + headers + body
+    start = time.monotonic()
+    with pytest.raises(URLFetchError):
+        fetch_url(url, policy=URLPolicy(allow_private=True, timeout=timeout))
+    assert time.monotonic() - start < timeout + 1.0
+    # the service: answered within the documented timeout, and the fetch does not outlive the request
+    _TrickleHandler.closed.clear()
+    _TrickleHandler.started.clear()
+    with running_app(url_fetch=True, url_allowed_hosts=("127.0.0.1",), url_timeout=timeout) as client:
+        start = time.monotonic()
+        r = client.post("/v1/verify", json={"origin": url, "target": data_uri(img(OBAMA_2))})
+        answered = time.monotonic() - start
+        assert_envelope(r, 422, "url_fetch_failed")
+        assert answered < timeout + 1.0, answered
+        for _ in range(40):  # the slow server notices the hang-up at its next byte (0.2 s)
+            if _TrickleHandler.closed:
+                break
+            time.sleep(0.1)
+        assert _TrickleHandler.closed, "the fetch was still connected 4 s after the answer"
+        assert _TrickleHandler.closed[0] - _TrickleHandler.started[0] < timeout + 1.0

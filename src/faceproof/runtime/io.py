@@ -447,6 +447,84 @@ def _resolve_checked(host: str, port: int, policy: URLPolicy) -> str:
     return addresses[0]
 
 
+class _DeadlineStream:
+    """An httpcore network stream whose every read and write (and TLS handshake) may take
+    only the time left before one deadline: a server that trickles its headers or body a
+    byte at a time cannot stretch the fetch past it (httpx's timeouts are per operation)."""
+
+    def __init__(self, inner: Any, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def _left(self, timeout: float | None, error: str) -> float:
+        import httpcore
+
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise getattr(httpcore, error)("the URL fetch deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = self._inner.read(max_bytes, self._left(timeout, "ReadTimeout"))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._left(timeout, "WriteTimeout"))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._left(timeout, "ConnectTimeout"))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    """httpcore's synchronous network backend, with every connection a :class:`_DeadlineStream`."""
+
+    def __init__(self, deadline: float) -> None:
+        import httpcore
+
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> _DeadlineStream:
+        left = _DeadlineStream(None, self._deadline)._left(timeout, "ConnectTimeout")
+        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        raise NotImplementedError("faceproof fetches images over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
+
+
+def _deadline_transport(deadline: float) -> Any:
+    """An httpx transport whose connections all end by ``deadline`` (time.monotonic())."""
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx has no public way to pass a network backend; its transport holds one httpcore
+    # pool, replaced here by the same pool over the deadline backend (a test covers it)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=_DeadlineBackend(deadline),  # type: ignore[arg-type]
+    )
+    return transport
+
+
 def fetch_url(
     url: str,
     *,
@@ -454,7 +532,9 @@ def fetch_url(
     limits: ImageLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Fetch an image over http(s) with the address guard, redirects re-checked, a byte cap
-    while streaming and an overall deadline."""
+    while streaming and one overall deadline (``policy.timeout``) for connecting, the
+    headers and the body of every hop together. (Resolving the host name is not under
+    it: ``getaddrinfo`` cannot be interrupted.)"""
     if not policy.enabled:
         raise URLNotAllowed("fetching images by URL is disabled")
     try:
@@ -464,7 +544,12 @@ def fetch_url(
 
     deadline = time.monotonic() + policy.timeout
     current = url.strip()
-    with httpx.Client(timeout=httpx.Timeout(policy.timeout), follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(
+        timeout=httpx.Timeout(policy.timeout),
+        follow_redirects=False,
+        trust_env=False,
+        transport=_deadline_transport(deadline),
+    ) as client:
         for _hop in range(policy.max_redirects + 1):
             parts = urlsplit(current)
             scheme = (parts.scheme or "").lower()
