@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import logging
 import socket
 import time
@@ -286,3 +287,102 @@ def test_a_url_that_trickles_its_headers_is_cut_at_the_overall_deadline(local_ht
             time.sleep(0.1)
         assert _TrickleHandler.closed, "the fetch was still connected 4 s after the answer"
         assert _TrickleHandler.closed[0] - _TrickleHandler.started[0] < timeout + 1.0
+
+
+# ------------------------------------------------------------------ 3. bounded request headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {f"x-h{i}": "v" for i in range(101)},  # too many
+        {"x-big": "v" * 9000},  # one value too long
+        {"x-" + "n" * 9000: "v"},  # one name too long
+        {f"x-part{i}": "v" * 4000 for i in range(10)},  # each fine, 40 kB together
+    ],
+    ids=["count", "value", "name", "total"],
+)
+def test_request_headers_are_bounded_by_the_middleware(api, headers):
+    r = api.get("/healthz", headers=headers)
+    assert_envelope(r, 431, "headers_too_large")
+    assert api.get("/healthz", headers={f"x-ok{i}": "v" * 100 for i in range(50)}).status_code == 200
+
+
+class _UvicornThread:
+    """A uvicorn server on 127.0.0.1 (a free port) with the bounded protocol and a tiny app."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import uvicorn
+
+        from faceproof.server.protocol import BoundedHttpToolsProtocol
+
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        self.port = _closed_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, http=BoundedHttpToolsProtocol, log_config=None, lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+
+    def exchange(self, head: bytes, *, then: bytes = b"", chunk: int = 65536) -> tuple[bytes, float]:
+        """Sends ``head`` and then ``then`` in chunks until the server answers or closes."""
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            try:
+                sock.sendall(head)
+                for i in range(0, len(then), chunk):
+                    sock.sendall(then[i : i + chunk])
+            except OSError:  # the server answered and closed while we were still sending
+                pass
+            answer = b""
+            try:
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    answer += data
+                    if answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok"):
+                        break
+            except OSError:
+                pass
+        return answer, time.monotonic() - start
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def test_the_server_protocol_stops_reading_oversized_headers_and_answers_with_the_envelope():
+    server = _UvicornThread()
+    try:
+        ok, _ = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200")
+        # a 4 MB header value: refused once the header section passes 32 kB, not parsed whole
+        answer, took = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", then=b"a" * 4_000_000)
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert body["error"]["code"] == "headers_too_large" and body["error"]["request_id"]
+        assert took < 5.0
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+        answer, _ = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\n" + many + b"\r\n")
+        assert answer.startswith(b"HTTP/1.1 431 ") and b'"headers_too_large"' in answer
+        # a request the HTTP parser refuses: the envelope, not uvicorn's plain text
+        answer, _ = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"application/json" in answer, answer[:300]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "malformed_request"
+        ok, _ = server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()

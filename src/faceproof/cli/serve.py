@@ -88,6 +88,13 @@ def serve(**flags: Any) -> None:
         "proxy_headers": False,
         "log_config": None,
     }
+    try:  # bounded request headers and the JSON envelope on protocol errors (server/protocol.py)
+        from ..server.protocol import BoundedHttpToolsProtocol
+
+        common["http"] = BoundedHttpToolsProtocol
+    except ImportError:  # no httptools: h11 bounds the header section by its own setting
+        common["http"] = "h11"
+        common["h11_max_incomplete_event_size"] = settings.max_headers_total_bytes
     click.echo(f"faceproof serve: http://{settings.host}:{settings.port} (docs at /docs)", err=True)
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)

@@ -212,7 +212,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(
-        ServiceMiddleware, max_body_bytes=settings.max_body_bytes, max_active=settings.max_active
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_active=settings.max_active,
+        max_header_count=settings.max_header_count,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers_total_bytes=settings.max_headers_total_bytes,
     )  # added last: outermost
     return app
 

@@ -18,6 +18,7 @@ from ..errors import FaceProofError, InputError, Overloaded
 __all__ = [
     "HTTP_STATUS",
     "AttributesDisabled",
+    "HeadersTooLarge",
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
@@ -56,6 +57,7 @@ HTTP_STATUS: dict[str, int] = {
     "unsupported_media_type": 415,
     "request_too_large": 413,
     "request_timeout": 408,
+    "headers_too_large": 431,
     "selfie_unusable": 422,
     "attributes_disabled": 403,
     "threshold_not_allowed": 403,
@@ -93,6 +95,12 @@ class RequestTooLarge(InputError):
     """The whole request body is larger than the server accepts."""
 
     code = "request_too_large"
+
+
+class HeadersTooLarge(InputError):
+    """Too many request headers, one too long, or all of them too large together."""
+
+    code = "headers_too_large"
 
 
 class RequestTimeout(InputError):

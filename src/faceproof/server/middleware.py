@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 
 from ..errors import FaceProofError, Overloaded
-from .errors import MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
+from .errors import HeadersTooLarge, MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
 
 __all__ = ["CLIENT_CLOSED", "REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
 
@@ -58,8 +58,21 @@ def state_of(scope: Scope) -> dict[str, Any]:
 
 
 class ServiceMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_active: int, guarded_prefix: str = "/v1/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_active: int,
+        guarded_prefix: str = "/v1/",
+        max_header_count: int = 100,
+        max_header_bytes: int = 8 * 1024,
+        max_headers_total_bytes: int = 32 * 1024,
+    ) -> None:
         self.app = app
+        self.max_header_count = max_header_count
+        self.max_header_bytes = max_header_bytes
+        self.max_headers_total_bytes = max_headers_total_bytes
         self.max_body_bytes = max_body_bytes
         self.max_active = max_active
         self.guarded_prefix = guarded_prefix
@@ -70,7 +83,8 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        too_large = self._header_refusal(scope.get("headers", []))
+        headers = {} if too_large else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
         state = state_of(scope)
@@ -89,7 +103,7 @@ class ServiceMiddleware:
         guarded = scope.get("path", "").startswith(self.guarded_prefix)
         counted = False
         try:
-            refusal = self._refusal(headers, guarded)
+            refusal = too_large or self._refusal(headers, guarded)
             if refusal is not None:
                 state["error_code"] = refusal.code
                 await self._send_error(send_wrapper, refusal, request_id)
@@ -134,6 +148,21 @@ class ServiceMiddleware:
                 state.get("error_code", "-"),
                 (time.perf_counter() - started) * 1000.0,
             )
+
+    def _header_refusal(self, raw: list[tuple[bytes, bytes]]) -> FaceProofError | None:
+        """The request headers' limits (the server may have enforced them already:
+        ``faceproof serve`` runs uvicorn with :mod:`faceproof.server.protocol`)."""
+        if len(raw) > self.max_header_count:
+            return HeadersTooLarge(f"the request has more than {self.max_header_count} headers")
+        total = 0
+        for name, value in raw:
+            size = len(name) + len(value)
+            if size > self.max_header_bytes:
+                return HeadersTooLarge(f"a request header is longer than {self.max_header_bytes} bytes")
+            total += size + 4  # ": " and CRLF, as on the wire
+        if total > self.max_headers_total_bytes:
+            return HeadersTooLarge(f"the request headers are larger than {self.max_headers_total_bytes} bytes")
+        return None
 
     def _refusal(self, headers: dict[str, str], guarded: bool) -> FaceProofError | None:
         declared = headers.get("content-length")

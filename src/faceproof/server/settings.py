@@ -58,6 +58,9 @@ class ServiceSettings:
     max_image_pixels: int = 40_000_000
     max_faces: int = 20  # per image: the largest ones are used, the rest reported as ignored
     max_photos: int = 10  # profile photos per POST /v1/check-profile (at most the policy's max_photos)
+    max_header_count: int = 100  # request headers; past it 431
+    max_header_bytes: int = 8 * 1024  # one header, name + value; past it 431
+    max_headers_total_bytes: int = 32 * 1024  # request line + all headers; past it 431
     # --- models
     detector: str = "yunet"
     models: tuple[str, ...] = ("sface",)  # the first is the default for requests
@@ -93,7 +96,9 @@ class ServiceSettings:
             raise InvalidArgument(f"port must be within 0..65535, got {self.port}")
         for name in ("workers", "request_timeout", "max_body_bytes", "max_image_bytes", "max_image_pixels"):
             positive(name)
-        for name in ("max_faces", "max_photos", "max_active", "url_timeout"):
+        for name in ("max_faces", "max_photos", "max_active", "url_timeout", "max_header_count"):
+            positive(name)
+        for name in ("max_header_bytes", "max_headers_total_bytes"):
             positive(name)
         for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst"):
             if getattr(self, name) < 0:
@@ -239,6 +244,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_image_pixels": parse_int,
     "max_faces": parse_int,
     "max_photos": parse_int,
+    "max_header_count": parse_int,
+    "max_header_bytes": parse_int,
+    "max_headers_total_bytes": parse_int,
     "detector": _text,
     "models": lambda _k, raw: tuple(m.lower() for m in parse_csv(raw)),
     "metric": _text,
