@@ -386,3 +386,35 @@ def test_the_server_protocol_stops_reading_oversized_headers_and_answers_with_th
         assert ok.startswith(b"HTTP/1.1 200")
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ 6. large JSON bodies
+
+
+def test_healthz_stays_fast_while_a_large_json_body_is_posted(api):
+    import threading
+
+    # 8 MB: four million tiny values (the 28 MB of empty lists, scaled down)
+    body = b'{"origin": [' + b"0," * 4_000_000 + b'0], "target": "x"}'
+    answer: dict[str, Any] = {}
+
+    def post() -> None:
+        answer["r"] = api.post("/v1/verify", content=body, headers={"Content-Type": "application/json"})
+
+    poster = threading.Thread(target=post)
+    waits: list[float] = []
+    poster.start()
+    while poster.is_alive() and len(waits) < 200:
+        start = time.monotonic()
+        assert api.get("/healthz").status_code == 200
+        waits.append(time.monotonic() - start)
+    poster.join(timeout=30)
+    assert waits and max(waits) < 0.5, sorted(waits)[-5:]
+    assert_envelope(answer["r"], 400, "malformed_request")
+    assert "values" in answer["r"].json()["error"]["message"]
+    # a small malformed body is still refused as before
+    assert_envelope(
+        api.post("/v1/verify", content=b"[" * 40 + b"]" * 40, headers={"Content-Type": "application/json"}),
+        400,
+        "malformed_request",
+    )
