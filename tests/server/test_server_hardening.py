@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -418,3 +419,64 @@ def test_healthz_stays_fast_while_a_large_json_body_is_posted(api):
         400,
         "malformed_request",
     )
+
+
+# ------------------------------------------------------------------ 7. documented ranges are the code's
+
+
+def _numeric_options():
+    from faceproof.server.docgen import endpoint_specs
+
+    for endpoint, spec in endpoint_specs():
+        for option in spec.options:
+            if option.schema.get("type") in ("number", "integer"):
+                yield endpoint, option
+
+
+def test_every_numeric_option_parses_exactly_its_documented_range():
+    from faceproof.errors import InvalidArgument
+
+    seen = set()
+    for endpoint, option in _numeric_options():
+        seen.add(option.name)
+        schema, parse = option.schema, option.parse
+        step = 1 if schema["type"] == "integer" else 1e-6
+        if "minimum" in schema:
+            assert parse(option.name, schema["minimum"]) == schema["minimum"], (endpoint, option.name)
+            with pytest.raises(InvalidArgument):
+                parse(option.name, schema["minimum"] - step)
+        if "maximum" in schema:
+            assert parse(option.name, schema["maximum"]) == schema["maximum"], (endpoint, option.name)
+            with pytest.raises(InvalidArgument):
+                parse(option.name, schema["maximum"] + step)
+        if "exclusiveMaximum" in schema:
+            with pytest.raises(InvalidArgument):
+                parse(option.name, schema["exclusiveMaximum"])
+            parse(option.name, schema["exclusiveMaximum"] - step)
+        if "default" in schema:
+            assert parse(option.name, schema["default"]) == schema["default"]
+    assert seen == {"threshold", "crop_size", "padding"}
+
+
+def test_the_openapi_document_and_docs_state_the_code_s_ranges(api):
+    from faceproof.server.docgen import END, endpoint_specs, options_table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text(encoding="utf-8")
+    assert options_table() in doc and doc.index(options_table()) < doc.index(END)
+    paths = api.get("/openapi.json").json()["paths"]
+    for endpoint, spec in endpoint_specs():
+        params = {p["name"]: p["schema"] for p in paths[endpoint.split(" ", 1)[1]]["post"]["parameters"]}
+        assert params == {o.name: o.schema for o in spec.options}, endpoint
+
+
+def test_the_bounds_of_faces_options_work_end_to_end(api, img):
+    from faceproof.server.common import CROP_SIZE, PADDING
+
+    image = {"image": ("o.jpg", img(OBAMA_1))}
+    high = {"crops": "true", "padding": str(PADDING.schema["exclusiveMaximum"] - 0.01), "crop_size": "16"}
+    r = api.post("/v1/faces", files=image, params=high)
+    assert r.status_code == 200 and r.json()["count"] == 1, r.text[:300]
+    biggest = {"crops": "true", "crop_size": str(CROP_SIZE.schema["maximum"]), "padding": "0"}
+    assert api.post("/v1/faces", files=image, params=biggest).status_code == 200
+    refused = api.post("/v1/faces", files=image, params={"crops": "true", "padding": "0.75"})
+    assert "< 0.5" in assert_envelope(refused, 400, "invalid_argument")["error"]["message"]
