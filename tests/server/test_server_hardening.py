@@ -480,3 +480,31 @@ def test_the_bounds_of_faces_options_work_end_to_end(api, img):
     assert api.post("/v1/faces", files=image, params=biggest).status_code == 200
     refused = api.post("/v1/faces", files=image, params={"crops": "true", "padding": "0.75"})
     assert "< 0.5" in assert_envelope(refused, 400, "invalid_argument")["error"]["message"]
+
+
+# ------------------------------------------------------------------ 9. keys: guessing is limited, docs need a key
+
+KEY = "k" * 12 + "-valid-key"
+
+
+def test_wrong_api_keys_are_rate_limited_and_docs_need_a_key():
+    with running_app(api_keys=(KEY,), auth_failure_limit=6.0, auth_failure_burst=3) as client:
+        # the API's description is behind the key too
+        assert_envelope(client.get("/openapi.json"), 401, "unauthorized")
+        assert_envelope(client.get("/docs"), 401, "unauthorized")
+        spec = client.get("/openapi.json", headers={"X-API-Key": KEY})
+        assert spec.status_code == 200 and "/v1/verify" in spec.json()["paths"]
+        assert "/openapi.json" not in spec.json()["paths"]
+        assert client.get("/docs", headers={"X-API-Key": KEY}).status_code == 200
+        assert client.get("/healthz").status_code == 200  # health stays open
+        # wrong keys: the third failure above was the docs' second; one more 401, then 429
+        assert_envelope(client.get("/v1/models", headers={"X-API-Key": "guess-0000000000000"}), 401, "unauthorized")
+        for i in range(5):
+            r = client.get("/v1/models", headers={"X-API-Key": f"guess-{i:016d}"})
+            assert_envelope(r, 429, "rate_limited")
+            assert int(r.headers["retry-after"]) >= 1
+        # the address is blocked until a token comes back, whatever key it sends
+        assert_envelope(client.get("/v1/models", headers={"X-API-Key": KEY}), 429, "rate_limited")
+    with running_app(api_keys=(KEY,), docs_public=True) as client:
+        assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+        assert_envelope(client.get("/v1/models"), 401, "unauthorized")

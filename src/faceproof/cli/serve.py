@@ -57,6 +57,9 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--rate-limit", type=float, default=None, help="Requests per minute per API key; 0 = off [0].")
 @click.option("--cors-origins", default=None, help="Origins allowed by CORS, comma-separated [none: CORS off].")
 @click.option("--docs/--no-docs", default=None, help="Serve the OpenAPI document and /docs [on].")
+@click.option(
+    "--docs-public/--no-docs-public", default=None, help="Serve the docs without an API key when keys are on [off]."
+)
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default=None)
 @guarded
 def serve(**flags: Any) -> None:

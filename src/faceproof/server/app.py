@@ -27,7 +27,7 @@ from .middleware import ServiceMiddleware, envelope, state_of
 from .pool import InferencePool
 from .profile_routes import build_router as check_profile_router
 from .routes import router as v1_router
-from .security import API_KEY_HEADER, KeyRing, RateLimiter
+from .security import API_KEY_HEADER, KeyRing, RateLimiter, authenticate
 from .settings import ServiceSettings
 from .state import ServiceState, deadline_of, error_response, request_id_of, service_of
 from .workers import build_worker
@@ -44,12 +44,28 @@ _URL_LOGGERS = ("httpx", "httpcore")
 # ------------------------------------------------------------------ guards (dependencies)
 
 
+def _client_of(request: Request) -> str:
+    return request.client.host if request.client is not None else "-"
+
+
+def _key_id(request: Request) -> str | None:
+    """The caller's key id when keys are on (wrong keys are rate-limited per address)."""
+    svc = service_of(request)
+    if not svc.keyring.enabled:
+        return None
+    return authenticate(svc.keyring, svc.auth_failures, request.headers.get(API_KEY_HEADER), _client_of(request))
+
+
+async def guard_docs(request: Request) -> None:
+    """``/docs`` and ``/openapi.json`` when API keys are on and the docs are not public."""
+    _key_id(request)
+
+
 async def guard_v1(request: Request) -> None:
     """API key, rate limit and readiness, checked before any body is read."""
     svc = service_of(request)
-    key_id = svc.keyring.check(request.headers.get(API_KEY_HEADER)) if svc.keyring.enabled else None
-    client = request.client.host if request.client is not None else "-"
-    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{client}")
+    key_id = _key_id(request)
+    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{_client_of(request)}")
     if not svc.ready:
         if svc.warmup_error is not None:
             raise ServiceNotReady(f"the models failed to load: {svc.warmup_error.message}", retry_after=30)
@@ -135,7 +151,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keyring=KeyRing(settings.api_keys),
         limiter=RateLimiter(settings.rate_limit, settings.rate_bucket),
         policy=policy,
+        auth_failures=RateLimiter(settings.auth_failure_limit, settings.auth_failure_burst),
     )
+    # with keys on, the API's description is for key holders too, unless made public
+    docs_behind_key = settings.docs and settings.auth_enabled and not settings.docs_public
     if not state.check_profile_available:
         logger.warning("POST /v1/check-profile will answer 501: %s", state.reference.confirmer_missing)
     app = FastAPI(
@@ -143,9 +162,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version=__version__,
         summary="Offline face verification: is the person in the selfie the person in the profile photos?",
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
+        docs_url="/docs" if settings.docs and not docs_behind_key else None,
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs and not docs_behind_key else None,
         # no 307 to the same path with a slash added or removed: its Location would be built
         # from the client's Host header; a path that is not a route is a 404 envelope
         redirect_slashes=False,
@@ -198,6 +217,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         return service_of(request).describe()
 
     app.include_router(models_router)
+
+    if docs_behind_key:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        from fastapi.responses import HTMLResponse
+
+        docs_router = APIRouter(dependencies=[Depends(guard_docs)], include_in_schema=False)
+
+        @docs_router.get("/openapi.json")
+        async def openapi_document() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @docs_router.get("/docs")
+        async def swagger_ui() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="faceproof")
+
+        app.include_router(docs_router)
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
 

@@ -83,8 +83,11 @@ class ServiceSettings:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     rate_limit: float = 0.0  # requests per minute per API key (per client address without keys); 0 = off
     rate_burst: int = 0  # bucket size; 0 = a tenth of a minute's allowance, at least 1
+    auth_failure_limit: float = 30.0  # missing/wrong API keys per minute per client address; past it 429; 0 = off
+    auth_failure_burst: int = 10  # wrong keys an address may send at once before the limit applies
     cors_origins: tuple[str, ...] = ()
     docs: bool = True
+    docs_public: bool = False  # serve /docs and /openapi.json without an API key even when keys are on
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -100,9 +103,11 @@ class ServiceSettings:
             positive(name)
         for name in ("max_header_bytes", "max_headers_total_bytes"):
             positive(name)
-        for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst"):
+        for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst", "auth_failure_limit"):
             if getattr(self, name) < 0:
                 raise InvalidArgument(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.auth_failure_burst < 1:
+            raise InvalidArgument(f"auth_failure_burst must be >= 1, got {self.auth_failure_burst}")
         if self.cv_threads < -1:
             raise InvalidArgument(f"cv_threads must be >= -1, got {self.cv_threads}")
         if self.max_image_bytes > self.max_body_bytes:
@@ -265,7 +270,10 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "api_keys": lambda _k, raw: parse_csv(raw),
     "rate_limit": parse_float,
     "rate_burst": parse_int,
+    "auth_failure_limit": parse_float,
+    "auth_failure_burst": parse_int,
     "cors_origins": lambda _k, raw: parse_csv(raw),
     "docs": parse_bool,
+    "docs_public": parse_bool,
     "log_level": _lower_choice("critical", "error", "warning", "info", "debug"),
 }

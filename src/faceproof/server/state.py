@@ -33,6 +33,8 @@ class ServiceState:
     keyring: KeyRing
     limiter: RateLimiter
     policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
+    #: wrong or missing API keys per client address (guessing keys is rate-limited)
+    auth_failures: RateLimiter = field(default_factory=lambda: RateLimiter(0.0, 1))
     pool: InferencePool[Worker] | None = None
     ready: bool = False
     warmup_error: FaceProofError | None = None
