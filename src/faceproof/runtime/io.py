@@ -17,6 +17,10 @@ pixel is decoded), truncated/empty/non-image data raise typed errors, and URL fe
 refuses private, loopback, link-local and cloud-metadata addresses unless explicitly
 allowed (checked for every resolved address and again on every redirect, with the
 connection pinned to the address that was checked).
+
+Why this module is long: it is the one loader, the single door for untrusted image bytes
+(paths, URLs, uploads; every format with its caps); keeping it whole keeps every source
+behind the same checks. The fetch deadline lives in :mod:`.http_deadline`.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ..errors import (
     URLNotAllowed,
 )
 from ..types import ImageArray
+from .http_deadline import deadline_transport
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -229,7 +234,7 @@ def decode_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> ImageA
             im = Image.open(_io.BytesIO(data), formats=list(formats))
         except UnidentifiedImageError as exc:
             kind = _sniff_unsupported(data)
-            if kind in (_PHONE_FORMATS[f] for f in formats if f in _PHONE_FORMATS):
+            if kind is not None and kind in {_PHONE_FORMATS[f] for f in formats if f in _PHONE_FORMATS}:
                 raise ImageDecodeError(f"the {kind} image is corrupt", format=kind) from exc
             if kind is not None:
                 raise UnsupportedImageType(
@@ -447,84 +452,6 @@ def _resolve_checked(host: str, port: int, policy: URLPolicy) -> str:
     return addresses[0]
 
 
-class _DeadlineStream:
-    """An httpcore network stream whose every read and write (and TLS handshake) may take
-    only the time left before one deadline: a server that trickles its headers or body a
-    byte at a time cannot stretch the fetch past it (httpx's timeouts are per operation)."""
-
-    def __init__(self, inner: Any, deadline: float) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def _left(self, timeout: float | None, error: str) -> float:
-        import httpcore
-
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise getattr(httpcore, error)("the URL fetch deadline passed")
-        return left if timeout is None else min(timeout, left)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = self._inner.read(max_bytes, self._left(timeout, "ReadTimeout"))
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._left(timeout, "WriteTimeout"))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
-        inner = self._inner.start_tls(ssl_context, server_hostname, self._left(timeout, "ConnectTimeout"))
-        return _DeadlineStream(inner, self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend:
-    """httpcore's synchronous network backend, with every connection a :class:`_DeadlineStream`."""
-
-    def __init__(self, deadline: float) -> None:
-        import httpcore
-
-        self._inner = httpcore.SyncBackend()
-        self._deadline = deadline
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> _DeadlineStream:
-        left = _DeadlineStream(None, self._deadline)._left(timeout, "ConnectTimeout")
-        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
-        raise NotImplementedError("faceproof fetches images over TCP only")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
-
-
-def _deadline_transport(deadline: float) -> Any:
-    """An httpx transport whose connections all end by ``deadline`` (time.monotonic())."""
-    import httpcore
-    import httpx
-
-    transport = httpx.HTTPTransport(trust_env=False)
-    # httpx has no public way to pass a network backend; its transport holds one httpcore
-    # pool, replaced here by the same pool over the deadline backend (a test covers it)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        network_backend=_DeadlineBackend(deadline),  # type: ignore[arg-type]
-    )
-    return transport
-
-
 def fetch_url(
     url: str,
     *,
@@ -548,7 +475,7 @@ def fetch_url(
         timeout=httpx.Timeout(policy.timeout),
         follow_redirects=False,
         trust_env=False,
-        transport=_deadline_transport(deadline),
+        transport=deadline_transport(deadline),
     ) as client:
         for _hop in range(policy.max_redirects + 1):
             parts = urlsplit(current)

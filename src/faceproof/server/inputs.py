@@ -7,6 +7,10 @@ query parameters. Uploads are held in memory only (Starlette's form parser spool
 over 1 MiB to a temporary file, so multipart bodies are parsed here with
 python-multipart's streaming parser instead), and strings from clients are never
 treated as file paths.
+
+Why this module is long: the spec, the multipart reader and the JSON reader are one
+entry point (:func:`read_request`) over the same limits, option parsing and image
+ordering rules; split apart, each would need the others' internals.
 """
 
 from __future__ import annotations
