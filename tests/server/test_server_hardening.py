@@ -240,13 +240,13 @@ def test_heic_and_avif_obey_the_service_pixel_cap(img):
 
 class _TrickleHandler(http.server.BaseHTTPRequestHandler):
     """Answers with its status line and headers one byte every 0.2 s (for at most 8 s),
-    recording when the client hung up."""
+    recording per request path when it started and when the client hung up."""
 
-    closed: ClassVar[list[float]] = []
-    started: ClassVar[list[float]] = []
+    started: ClassVar[dict[str, float]] = {}
+    closed: ClassVar[dict[str, float]] = {}
 
     def do_GET(self):
-        type(self).started.append(time.monotonic())
+        type(self).started[self.path] = time.monotonic()
         head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
         try:
             for i in range(40):
@@ -254,11 +254,20 @@ class _TrickleHandler(http.server.BaseHTTPRequestHandler):
                 time.sleep(0.2)
         except OSError:
             pass
-        type(self).closed.append(time.monotonic())
+        type(self).closed[self.path] = time.monotonic()
         self.close_connection = True
 
     def log_message(self, *args):
         pass
+
+
+def _hung_up_after(path: str, wait: float = 6.0) -> float:
+    """Seconds from the slow server's start of ``path`` to the client hanging up."""
+    deadline = time.monotonic() + wait
+    while path not in _TrickleHandler.closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path in _TrickleHandler.closed, f"the fetch of {path} was still connected"
+    return _TrickleHandler.closed[path] - _TrickleHandler.started[path]
 
 
 def test_a_url_that_trickles_its_headers_is_cut_at_the_overall_deadline(local_http, img):
@@ -266,28 +275,27 @@ def test_a_url_that_trickles_its_headers_is_cut_at_the_overall_deadline(local_ht
     from faceproof.runtime.io import URLPolicy, fetch_url
 
     port = local_http(_TrickleHandler)
-    url = f"http://127.0.0.1:{port}/slow.jpg"
+    base = f"http://127.0.0.1:{port}"
     timeout = 1.5
     # the library: one deadline for connect + headers + body
     start = time.monotonic()
     with pytest.raises(URLFetchError):
-        fetch_url(url, policy=URLPolicy(allow_private=True, timeout=timeout))
+        fetch_url(base + "/library.jpg", policy=URLPolicy(allow_private=True, timeout=timeout))
     assert time.monotonic() - start < timeout + 1.0
+    assert _hung_up_after("/library.jpg") < timeout + 1.0
     # the service: answered within the documented timeout, and the fetch does not outlive the request
-    _TrickleHandler.closed.clear()
-    _TrickleHandler.started.clear()
     with running_app(url_fetch=True, url_allowed_hosts=("127.0.0.1",), url_timeout=timeout) as client:
         start = time.monotonic()
-        r = client.post("/v1/verify", json={"origin": url, "target": data_uri(img(OBAMA_2))})
+        r = client.post("/v1/verify", json={"origin": base + "/service.jpg", "target": data_uri(img(OBAMA_2))})
         answered = time.monotonic() - start
         assert_envelope(r, 422, "url_fetch_failed")
         assert answered < timeout + 1.0, answered
-        for _ in range(40):  # the slow server notices the hang-up at its next byte (0.2 s)
-            if _TrickleHandler.closed:
-                break
-            time.sleep(0.1)
-        assert _TrickleHandler.closed, "the fetch was still connected 4 s after the answer"
-        assert _TrickleHandler.closed[0] - _TrickleHandler.started[0] < timeout + 1.0
+        assert _hung_up_after("/service.jpg") < timeout + 1.0
+    # a request timeout shorter than the URL timeout: the fetch ends with the request
+    with running_app(url_fetch=True, url_allowed_hosts=("127.0.0.1",), url_timeout=5.0, request_timeout=1.0) as client:
+        r = client.post("/v1/verify", json={"origin": base + "/short-request.jpg", "target": data_uri(img(OBAMA_2))})
+        assert r.status_code in (408, 422), r.text[:300]
+        assert _hung_up_after("/short-request.jpg") < 1.0 + 1.0
 
 
 # ------------------------------------------------------------------ 3. bounded request headers

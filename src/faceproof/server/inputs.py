@@ -175,7 +175,7 @@ async def read_request(
                     raise MalformedRequest("the multipart Content-Type has no valid boundary")
                 await _read_multipart(request, boundary.encode("latin-1"), spec, settings, parsed, query_names)
             elif media_type == "application/json":
-                await _read_json(request, spec, settings, parsed, query_names)
+                await _read_json(request, spec, settings, parsed, query_names, deadline)
             else:
                 raise UnsupportedMediaType(
                     "send the images as multipart/form-data or application/json"
@@ -430,7 +430,12 @@ def _image_refs(
 
 
 async def _read_json(
-    request: Request, spec: RequestSpec, settings: ServiceSettings, parsed: ParsedRequest, query: set[str]
+    request: Request,
+    spec: RequestSpec,
+    settings: ServiceSettings,
+    parsed: ParsedRequest,
+    query: set[str],
+    deadline: float,
 ) -> None:
     body = await _read_json_body(request)
     # parsing and base64 decoding run in a worker thread: the event loop keeps answering
@@ -447,12 +452,12 @@ async def _read_json(
         if doc.get(opt.name) is not None:
             _set_option(spec, parsed, query, opt.name, doc[opt.name])
     items = await run_in_threadpool(_image_refs, doc, spec, settings)
-    for (img, _), data in zip(items, await _resolve(items, settings), strict=True):
+    for (img, _), data in zip(items, await _resolve(items, settings, deadline), strict=True):
         parsed.images.setdefault(img.name, []).append(data)
 
 
 async def _resolve(
-    items: list[tuple[ImageField, ImageRef | ImageError]], settings: ServiceSettings
+    items: list[tuple[ImageField, ImageRef | ImageError]], settings: ServiceSettings, deadline: float
 ) -> list[bytes | ImageError]:
     """The bytes of every image, fetching URLs (in threads, concurrently) up to the first
     image that already failed in a field without ``keep_errors``; raises the first such
@@ -476,7 +481,8 @@ async def _resolve(
             enabled=True,
             allow_private=settings.url_allow_private,
             allowed_hosts=frozenset(settings.url_allowed_hosts),
-            timeout=settings.url_timeout,
+            # the fetch ends by the request's own deadline too: its thread never outlives the request
+            timeout=max(0.001, min(settings.url_timeout, deadline - asyncio.get_running_loop().time())),
             max_redirects=settings.url_max_redirects,
         )
         limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
