@@ -21,8 +21,10 @@ class _Collect(logging.Handler):
         self.lines.append(f"{record.name}: {record.getMessage()}")
 
 
-#: a URL in a log line; the test client's own base URL and uvicorn's bind address are not fetched images
-_URL = re.compile(r"https?://(?!testserver\b)")
+#: a URL in a log line, except the tests' own calls to the service (TestClient's base URL, or
+#: the service's endpoints when a test talks to ``faceproof serve`` with httpx): image URLs
+#: that the service fetched are what must never appear
+_URL = re.compile(r"https?://(?!testserver\b)(?![^/\s]+/(v1/|readyz|healthz|openapi\.json|docs)\b)")
 _NOT_FETCHED = ("Uvicorn running on",)
 
 
