@@ -156,7 +156,8 @@ def test_arrays_of_other_shapes_become_rgb(array, expected):
             errors.UnsupportedImageType,
         ),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", errors.UnsupportedImageType),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", errors.UnsupportedImageType),
+        # HEIC is decoded since issue 15: a HEIC header without an image is corrupt, not unsupported
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", errors.ImageDecodeError),
         (b"II*\x00" + b"\x00" * 64, errors.UnsupportedImageType),
     ],
 )

@@ -326,13 +326,6 @@ def test_a_body_trickled_past_the_timeout_is_cut_at_the_deadline(port, seen):
     assert time.monotonic() - start < 2.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 15 item 5: the deadline is only checked while the body streams; the "
-    "status line and headers (and each redirect hop) get a per-read timeout only, so "
-    "headers trickled one byte every 0.08 s hold the fetch for ~3 s against a 0.5 s timeout",
-)
 def test_headers_trickled_past_the_timeout_are_cut_at_the_deadline(port, seen):
     start = time.monotonic()
     with pytest.raises(errors.URLFetchError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codes import AnalyzeCode, Lang, VerifyCode, analyze_code_for_error, check_lang, verify_code_for_error
 from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
-from .runtime.align import padded_crop
+from .runtime.align import MIN_CROP_SIZE, padded_crop
 from .runtime.attributes import AttributeModel, annotate_faces
 from .runtime.compare import Metric, Threshold, ThresholdTable
 from .runtime.detect import Detector
@@ -398,8 +398,8 @@ class FaceProof:
         """Aligned, padded, square RGB face crops (``crop_size``, 224 by default) with their
         :class:`Face` records, left to right. An image without faces gives ``[]``."""
         size = self.crop_size if size is None else int(size)
-        if size < 16:
-            raise InvalidArgument(f"size must be >= 16, got {size}")
+        if size < MIN_CROP_SIZE:
+            raise InvalidArgument(f"size must be >= {MIN_CROP_SIZE}, got {size}")
         padding = self.crop_padding if padding is None else float(padding)
         image = self.load_image(source)
         faces, _ = self._detect(image)

@@ -62,7 +62,13 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
     assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(table.value)
     assert doc["attributes"] == ["gender", "age"]
     assert doc["limits"]["max_image_bytes"] == 10 * 1024 * 1024
-    assert doc["features"] == {"url_fetch": False, "auth": False, "rate_limit_per_minute": 0.0, "check_profile": True}
+    assert doc["features"] == {
+        "url_fetch": False,
+        "auth": False,
+        "rate_limit_per_minute": 0.0,
+        "check_profile": True,
+        "request_threshold": False,  # issue 15: per-request thresholds are off by default
+    }
 
 
 # ------------------------------------------------------------------ verify
@@ -97,7 +103,8 @@ def test_verify_different_people_and_group_photo(api, img):
     assert doc["matches"][0] == [False, True]  # Biden on the left, Obama on the right
 
 
-def test_verify_json_with_data_uris_and_body_options(api, img):
+def test_verify_json_with_data_uris_and_body_options(api_caller_threshold, img):
+    api = api_caller_threshold  # per-request thresholds are refused by default (issue 15)
     body = {
         "origin": data_uri(img(OBAMA_1)),
         "target": data_uri(img(OBAMA_2)),
@@ -112,7 +119,8 @@ def test_verify_json_with_data_uris_and_body_options(api, img):
     assert doc["distances"][0][0] > 0.2
 
 
-def test_options_from_query_and_form_fields_and_their_conflicts(api, img):
+def test_options_from_query_and_form_fields_and_their_conflicts(api_caller_threshold, img):
+    api = api_caller_threshold  # per-request thresholds are refused by default (issue 15)
     pair = files(origin=img(OBAMA_1), target=img(OBAMA_2))
     via_form = api.post("/v1/verify", files=pair, data={"threshold": "0", "lang": "en"})
     assert via_form.json()["threshold"] == 0.0 and via_form.json()["result_code"] == 0  # 0.0 is a real threshold
@@ -474,7 +482,8 @@ def test_uploads_never_touch_the_disk(api, img, monkeypatch):
     assert r.status_code == 200 and r.json()["result_code"] == 2
 
 
-def test_logs_carry_ids_and_codes_but_no_queries_urls_or_images(api, img, caplog):
+def test_logs_carry_ids_and_codes_but_no_queries_urls_or_images(api_caller_threshold, img, caplog):
+    api = api_caller_threshold  # per-request thresholds are refused by default (issue 15)
     caplog.set_level(logging.DEBUG)
     ok = api.post("/v1/verify", files=files(origin=img(OBAMA_1), target=img(OBAMA_2)), params={"threshold": "0.61803"})
     url = api.post(

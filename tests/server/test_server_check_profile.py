@@ -88,7 +88,8 @@ def test_a_chirac_profile_is_not_verified_and_matches_the_library(api, img, fp):
     same_as_library(doc, fp.check_profile(img(OBAMA_1), photos).to_dict())
 
 
-def test_caller_threshold_and_metric(api, img):
+def test_caller_threshold_and_metric(api_caller_threshold, img):
+    api = api_caller_threshold  # per-request thresholds are refused by default (issue 15)
     # a very strict caller threshold: the same person's photo is now beyond the band
     r = api.post(PATH, files=upload(img(OBAMA_1), [img(OBAMA_2)]), params={"threshold": "0.05"})
     doc = ok(r)

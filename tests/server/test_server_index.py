@@ -15,7 +15,7 @@ KEY = "k" * 24
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     db = tmp_path_factory.mktemp("index") / "members.db"
-    with running_app(store_url=f"sqlite:///{db}", api_keys=(KEY,)) as client:
+    with running_app(store_url=f"sqlite:///{db}", api_keys=(KEY,), allow_request_threshold=True) as client:
         yield client, db
 
 
@@ -103,3 +103,11 @@ def test_without_a_store_the_index_is_not_available(img):
         r = client.post("/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")})
         assert_envelope(r, 501, "backend_unavailable")
         assert client.get("/v1/models").json()["features"]["index"] is False
+
+
+def test_a_callers_similarity_floor_is_refused_by_default(tmp_path, img):
+    with running_app(store_url=f"sqlite:///{tmp_path / 'm.db'}") as client:
+        r = client.post(
+            "/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")}, data={"threshold": "0.99"}
+        )
+        assert_envelope(r, 403, "threshold_not_allowed")

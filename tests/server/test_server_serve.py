@@ -73,7 +73,18 @@ def _past_loading(send: Callable[[], httpx.Response], timeout: float = 90.0) -> 
 
 
 def test_serve_answers_over_tcp_and_stops_cleanly(tmp_path, photos):
-    proc, base, log = _start(tmp_path, "--threads", "1", "--max-queue", "2", "--lang", "en", "--request-timeout", "3")
+    proc, base, log = _start(
+        tmp_path,
+        "--threads",
+        "1",
+        "--max-queue",
+        "2",
+        "--lang",
+        "en",
+        "--request-timeout",
+        "3",
+        "--allow-request-threshold",  # per-request thresholds are refused by default (issue 15)
+    )
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             r = client.post(

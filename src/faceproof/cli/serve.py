@@ -46,12 +46,20 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--attributes", default=None, help="gender,age (default); an empty string switches them off.")
 @click.option("--lang", type=click.Choice(["ko", "en"]), default=None, help="Default message language [ko].")
 @click.option("--flip/--no-flip", default=None, help="Mirrored-face test-time augmentation [the library's default].")
+@click.option(
+    "--allow-request-threshold/--no-allow-request-threshold",
+    default=None,
+    help="Accept a per-request threshold (it moves the trust decision) [off].",
+)
 @click.option("--url-fetch/--no-url-fetch", default=None, help="Accept http(s) image URLs in JSON [off].")
 @click.option("--url-allowed-hosts", default=None, help="Hosts or networks exempt from the private-address guard.")
 @click.option("--api-keys-file", type=click.Path(dir_okay=False), default=None, help="File with one API key per line.")
 @click.option("--rate-limit", type=float, default=None, help="Requests per minute per API key; 0 = off [0].")
 @click.option("--cors-origins", default=None, help="Origins allowed by CORS, comma-separated [none: CORS off].")
 @click.option("--docs/--no-docs", default=None, help="Serve the OpenAPI document and /docs [on].")
+@click.option(
+    "--docs-public/--no-docs-public", default=None, help="Serve the docs without an API key when keys are on [off]."
+)
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default=None)
 @guarded
 def serve(**flags: Any) -> None:
@@ -83,6 +91,13 @@ def serve(**flags: Any) -> None:
         "proxy_headers": False,
         "log_config": None,
     }
+    try:  # bounded request headers and the JSON envelope on protocol errors (server/protocol.py)
+        from ..server.protocol import BoundedHttpToolsProtocol
+
+        common["http"] = BoundedHttpToolsProtocol
+    except ImportError:  # no httptools: h11 bounds the header section by its own setting
+        common["http"] = "h11"
+        common["h11_max_incomplete_event_size"] = settings.max_headers_total_bytes
     click.echo(f"faceproof serve: http://{settings.host}:{settings.port} (docs at /docs)", err=True)
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)

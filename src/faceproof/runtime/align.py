@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARCFACE_TEMPLATE_112",
+    "MAX_PADDING",
+    "MIN_CROP_SIZE",
     "DlibChipper",
     "estimate_similarity",
     "norm_crop",
@@ -70,13 +72,19 @@ def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> FloatArray:
     return np.hstack([rot, t[:, None]]).astype(np.float32)
 
 
+#: ``padding`` of a crop is a fraction of its side added on every side: 0 <= padding < MAX_PADDING
+MAX_PADDING = 0.5
+#: the smallest side of an aligned crop ``get_faces`` makes
+MIN_CROP_SIZE = 16
+
+
 def template_for(size: int, padding: float = 0.0) -> FloatArray:
     """The ArcFace template scaled to a ``size`` square with ``padding`` (fraction of the
     side) added around the 112-template square on every side."""
     if size <= 0:
         raise InvalidArgument(f"crop size must be positive, got {size}")
-    if not 0.0 <= padding < 0.5:
-        raise InvalidArgument(f"padding must be within [0, 0.5), got {padding}")
+    if not 0.0 <= padding < MAX_PADDING:
+        raise InvalidArgument(f"padding must be within [0, {MAX_PADDING:g}), got {padding}")
     inner = size * (1.0 - 2.0 * padding)
     return (ARCFACE_TEMPLATE_112 / 112.0 * inner + size * padding).astype(np.float32)
 

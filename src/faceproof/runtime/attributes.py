@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -42,6 +44,7 @@ __all__ = [
     "AgeGenderModel",
     "AttributeModel",
     "annotate_faces",
+    "import_onnxruntime",
 ]
 
 # Every constant below was chosen on the "tune" half of utkface_dev and checked on the
@@ -89,6 +92,25 @@ def calibrate_gender(p_man: np.ndarray, temperature: float) -> np.ndarray:
     p = np.clip(np.asarray(p_man, dtype=np.float64), 1e-7, 1.0 - 1e-7)
     logit = np.log(p) - np.log1p(-p)
     return np.asarray(1.0 / (1.0 + np.exp(-logit / temperature)), dtype=np.float64)
+
+
+def import_onnxruntime() -> Any:
+    """``import onnxruntime``, without the empty ``mat-debug-<pid>.log`` it leaves behind.
+
+    onnxruntime's Linux wheels link Microsoft's 1DS telemetry SDK, whose platform layer
+    opens ``$TMPDIR/mat-debug-<pid>.log`` (``/tmp`` without ``TMPDIR``) when the library
+    is loaded and never writes to it: one empty file per process that imports it. The
+    file is removed right after the import when it is still empty (the SDK keeps its
+    handle; nothing is lost, nothing was ever written)."""
+    import onnxruntime as ort
+
+    trace = Path(os.environ.get("TMPDIR") or "/tmp") / f"mat-debug-{os.getpid()}.log"
+    try:
+        if trace.stat().st_size == 0:
+            trace.unlink()
+    except OSError:  # absent (another build, or already removed) or not ours to remove
+        pass
+    return ort
 
 
 class AgeGenderModel:
@@ -153,7 +175,7 @@ class AgeGenderModel:
         )
 
     def _session(self, key: str) -> Any:
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         from .models import model_path
 

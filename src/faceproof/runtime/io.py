@@ -6,14 +6,21 @@ numpy array (RGB, RGBA or grayscale, uint8). A string is a path unless it starts
 ``http://`` or ``https://``: faceproof never guesses base64 from a string.
 
 The format is sniffed from the bytes, never from the file name. EXIF orientation is
-applied. JPEG, PNG (8/16-bit, palette, alpha), WebP, BMP and GIF (first frame) are
-accepted; grayscale and CMYK become RGB; transparent areas become white.
+applied. JPEG, PNG (8/16-bit, palette, alpha), WebP, BMP, GIF (first frame), HEIC/HEIF
+(the iPhone camera's default; decoded by ``pillow-heif``, whose libheif applies the
+file's rotation) and AVIF (Pillow's own decoder) are accepted; grayscale and CMYK become
+RGB; transparent areas become white. Every format goes through the same byte and pixel
+caps.
 
 Guards: a byte cap, a decoded-pixel cap (decompression bombs are refused before any
 pixel is decoded), truncated/empty/non-image data raise typed errors, and URL fetching
 refuses private, loopback, link-local and cloud-metadata addresses unless explicitly
 allowed (checked for every resolved address and again on every redirect, with the
 connection pinned to the address that was checked).
+
+Why this module is long: it is the one loader, the single door for untrusted image bytes
+(paths, URLs, uploads; every format with its caps); keeping it whole keeps every source
+behind the same checks. The fetch deadline lives in :mod:`.http_deadline`.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from ..errors import (
     URLNotAllowed,
 )
 from ..types import ImageArray
+from .http_deadline import deadline_transport
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -55,6 +63,7 @@ __all__ = [
     "ImageLimits",
     "ImageSource",
     "URLPolicy",
+    "decodable_formats",
     "decode_image",
     "fetch_url",
     "is_url",
@@ -67,8 +76,11 @@ logger = logging.getLogger(__name__)
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, "PILImage.Image", np.ndarray]
 
 #: Pillow format names faceproof decodes (the JPEG decoder also reads MPO, the multi-picture
-#: JPEG variant many phone cameras write).
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+#: JPEG variant many phone cameras write). HEIF needs ``pillow-heif`` (a core dependency),
+#: AVIF a Pillow built with libavif (the PyPI wheels are); see :func:`decodable_formats`.
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
+_PHONE_FORMATS = {"HEIF": "HEIC/HEIF", "AVIF": "AVIF"}
+_decodable: tuple[str, ...] | None = None
 
 _URL_RE = re.compile(r"^https?://", re.IGNORECASE)
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -186,6 +198,28 @@ def read_source_bytes(
 # bytes -> pixels
 
 
+def decodable_formats() -> tuple[str, ...]:
+    """The accepted formats this installation decodes: HEIF when ``pillow-heif`` imports
+    (its opener is registered with Pillow on the first call), AVIF when Pillow has libavif."""
+    global _decodable
+    if _decodable is None:
+        from PIL import Image, features
+
+        found = ["JPEG", "PNG", "WEBP", "BMP", "GIF"]
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()  # rotation (irot/imir) is applied by libheif; EXIF says 1 after
+            found.append("HEIF")
+        except ImportError:  # pragma: no cover - a core dependency
+            logger.warning("pillow-heif is not installed: HEIC/HEIF images are refused as unsupported")
+        Image.init()
+        if features.check("avif") and "AVIF" in Image.OPEN:
+            found.append("AVIF")
+        _decodable = tuple(found)
+    return _decodable
+
+
 def decode_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> ImageArray:
     """Decode encoded image bytes (format sniffed from content) into RGB uint8."""
     from PIL import Image, UnidentifiedImageError
@@ -195,13 +229,16 @@ def decode_image(data: bytes, *, limits: ImageLimits = DEFAULT_LIMITS) -> ImageA
     _check_byte_count(len(data), limits)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        formats = decodable_formats()
         try:
-            im = Image.open(_io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+            im = Image.open(_io.BytesIO(data), formats=list(formats))
         except UnidentifiedImageError as exc:
             kind = _sniff_unsupported(data)
+            if kind is not None and kind in {_PHONE_FORMATS[f] for f in formats if f in _PHONE_FORMATS}:
+                raise ImageDecodeError(f"the {kind} image is corrupt", format=kind) from exc
             if kind is not None:
                 raise UnsupportedImageType(
-                    f"{kind} is not a supported image type; send JPEG, PNG, WebP, BMP or GIF",
+                    f"{kind} is not a supported image type; send JPEG, PNG, WebP, HEIC, AVIF, BMP or GIF",
                     format=kind,
                 ) from exc
             raise ImageDecodeError("the data is not a readable image") from exc
@@ -223,7 +260,7 @@ def _from_pil(im: PILImage.Image, limits: ImageLimits, source_format: str | None
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            if getattr(im, "n_frames", 1) > 1:
+            if getattr(im, "n_frames", 1) > 1 and im.format != "HEIF":  # a HEIF opens on its primary image
                 im.seek(0)
             im.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -415,11 +452,6 @@ def _resolve_checked(host: str, port: int, policy: URLPolicy) -> str:
     return addresses[0]
 
 
-def _safe_url_for_log(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path[:64]}"
-
-
 def fetch_url(
     url: str,
     *,
@@ -427,7 +459,9 @@ def fetch_url(
     limits: ImageLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """Fetch an image over http(s) with the address guard, redirects re-checked, a byte cap
-    while streaming and an overall deadline."""
+    while streaming and one overall deadline (``policy.timeout``) for connecting, the
+    headers and the body of every hop together. (Resolving the host name is not under
+    it: ``getaddrinfo`` cannot be interrupted.)"""
     if not policy.enabled:
         raise URLNotAllowed("fetching images by URL is disabled")
     try:
@@ -437,7 +471,12 @@ def fetch_url(
 
     deadline = time.monotonic() + policy.timeout
     current = url.strip()
-    with httpx.Client(timeout=httpx.Timeout(policy.timeout), follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(
+        timeout=httpx.Timeout(policy.timeout),
+        follow_redirects=False,
+        trust_env=False,
+        transport=deadline_transport(deadline),
+    ) as client:
         for _hop in range(policy.max_redirects + 1):
             parts = urlsplit(current)
             scheme = (parts.scheme or "").lower()
@@ -483,6 +522,7 @@ def fetch_url(
             except httpx.TimeoutException as exc:
                 raise URLFetchError(f"fetching the URL timed out after {policy.timeout}s") from exc
             except httpx.HTTPError as exc:
-                logger.info("URL fetch failed for %s: %s", _safe_url_for_log(current), type(exc).__name__)
+                # never the URL, its host, path or query (signed URLs, member ids): the code only
+                logger.info("URL fetch failed: url_fetch_failed (%s)", type(exc).__name__)
                 raise URLFetchError(f"fetching the URL failed: {type(exc).__name__}") from exc
         raise URLFetchError(f"more than {policy.max_redirects} redirects")

@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InvalidArgument
 from ..types import BBox, Face, ImageArray
 from . import registry
+from .align import MIN_CROP_SIZE
 from .attributes import AttributeModel
 from .cascade import CASCADE_METRICS, CascadeMargins
 from .compare import Metric, Threshold, ThresholdTable, threshold_key
@@ -110,8 +111,8 @@ class PipelineConfig:
         if self.max_faces < 1:
             raise InvalidArgument(f"max_faces must be >= 1, got {self.max_faces}")
         object.__setattr__(self, "max_faces", int(self.max_faces))
-        if self.crop_size < 16:
-            raise InvalidArgument(f"crop_size must be >= 16, got {self.crop_size}")
+        if self.crop_size < MIN_CROP_SIZE:
+            raise InvalidArgument(f"crop_size must be >= {MIN_CROP_SIZE}, got {self.crop_size}")
         object.__setattr__(self, "crop_size", int(self.crop_size))
         object.__setattr__(self, "crop_padding", float(self.crop_padding))
         object.__setattr__(self, "flip", bool(self.flip))

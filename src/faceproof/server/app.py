@@ -29,7 +29,7 @@ from .pool import InferencePool
 from .profile_routes import build_router as check_profile_router
 from .review import install as install_review_desk
 from .routes import router as v1_router
-from .security import API_KEY_HEADER, KeyRing, RateLimiter
+from .security import API_KEY_HEADER, KeyRing, RateLimiter, authenticate
 from .settings import ServiceSettings
 from .state import ServiceState, deadline_of, error_response, request_id_of, service_of
 from .workers import build_worker
@@ -39,17 +39,36 @@ __all__ = ["ServiceState", "app_from_env", "create_app", "deadline_of", "request
 
 logger = logging.getLogger(__name__)
 
+#: loggers of libraries that would log a fetched URL (query string included) at INFO
+_URL_LOGGERS = ("httpx", "httpcore")
+
 
 # ------------------------------------------------------------------ guards (dependencies)
+
+
+def _client_of(request: Request) -> str:
+    return request.client.host if request.client is not None else "-"
+
+
+def _key_id(request: Request) -> str | None:
+    """The caller's key id when keys are on (wrong keys are rate-limited per address)."""
+    svc = service_of(request)
+    if not svc.keyring.enabled:
+        return None
+    return authenticate(svc.keyring, svc.auth_failures, request.headers.get(API_KEY_HEADER), _client_of(request))
+
+
+async def guard_docs(request: Request) -> None:
+    """``/docs`` and ``/openapi.json`` when API keys are on and the docs are not public."""
+    _key_id(request)
 
 
 async def guard_v1(request: Request) -> None:
     """API key, rate limit and readiness, checked before any body is read."""
     svc = service_of(request)
-    key_id = svc.keyring.check(request.headers.get(API_KEY_HEADER)) if svc.keyring.enabled else None
+    key_id = _key_id(request)
     state_of(request.scope)["key_id"] = key_id  # who acts, for audit rows (an id, never the key)
-    client = request.client.host if request.client is not None else "-"
-    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{client}")
+    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{_client_of(request)}")
     if not svc.ready:
         if svc.warmup_error is not None:
             raise ServiceNotReady(f"the models failed to load: {svc.warmup_error.message}", retry_after=30)
@@ -123,6 +142,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     background (``GET /readyz`` turns 200 when done).
     """
     settings = ServiceSettings.from_env() if settings is None else settings
+    for name in _URL_LOGGERS:  # httpx logs "HTTP Request: GET <url>" per fetch at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     policy = Policy.default() if settings.policy is None else Policy.from_file(settings.policy)
     if settings.max_photos > policy.max_photos:
         raise InvalidArgument(
@@ -134,7 +155,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keyring=KeyRing(settings.api_keys),
         limiter=RateLimiter(settings.rate_limit, settings.rate_bucket),
         policy=policy,
+        auth_failures=RateLimiter(settings.auth_failure_limit, settings.auth_failure_burst),
     )
+    # with keys on, the API's description is for key holders too, unless made public
+    docs_behind_key = settings.docs and settings.auth_enabled and not settings.docs_public
     if not state.check_profile_available:
         logger.warning("POST /v1/check-profile will answer 501: %s", state.reference.confirmer_missing)
     app = FastAPI(
@@ -142,9 +166,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version=__version__,
         summary="Offline face verification: is the person in the selfie the person in the profile photos?",
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
+        docs_url="/docs" if settings.docs and not docs_behind_key else None,
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs and not docs_behind_key else None,
+        # no 307 to the same path with a slash added or removed: its Location would be built
+        # from the client's Host header; a path that is not a route is a 404 envelope
+        redirect_slashes=False,
     )
     app.state.service = state
 
@@ -198,6 +225,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         return service_of(request).describe()
 
     app.include_router(models_router)
+
+    if docs_behind_key:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        from fastapi.responses import HTMLResponse
+
+        docs_router = APIRouter(dependencies=[Depends(guard_docs)], include_in_schema=False)
+
+        @docs_router.get("/openapi.json")
+        async def openapi_document() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @docs_router.get("/docs")
+        async def swagger_ui() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="faceproof")
+
+        app.include_router(docs_router)
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(index_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
@@ -214,7 +257,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(
-        ServiceMiddleware, max_body_bytes=settings.max_body_bytes, max_active=settings.max_active
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_active=settings.max_active,
+        max_header_count=settings.max_header_count,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers_total_bytes=settings.max_headers_total_bytes,
     )  # added last: outermost
     return app
 

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 
 from ..codes import check_lang
 from ..errors import FaceProofError, InvalidArgument, UnknownBackend
+from ..runtime.align import MAX_PADDING, MIN_CROP_SIZE
 from ..runtime.compare import Metric
-from .errors import http_status_of
+from .errors import ThresholdNotAllowed, http_status_of
 from .inputs import OptionField
 from .middleware import envelope, state_of
 from .parsing import parse_bool, parse_choice, parse_float, parse_int
@@ -20,18 +21,59 @@ from .schemas import ErrorResponse
 from .state import request_id_of, service_of
 
 __all__ = [
+    "CALLER_THRESHOLD_NOTE",
     "CROPS",
     "CROP_SIZE",
     "ERROR_RESPONSES",
     "LANG",
+    "MAX_CROP_SIZE",
     "METRIC",
     "MODEL",
     "PADDING",
     "THRESHOLD",
     "check_model",
+    "check_threshold",
+    "note_caller_threshold",
+    "number_option",
     "report_response",
     "server_timings",
 ]
+
+
+#: the largest crop the service makes (a service limit: the library has none)
+MAX_CROP_SIZE = 512
+
+
+def number_option(
+    name: str,
+    description: str,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_maximum: float | None = None,
+    default: float | None = None,
+) -> OptionField:
+    """A numeric option whose parser and OpenAPI schema (and so the documented range) come
+    from the same numbers."""
+    schema: dict[str, Any] = {"type": "integer" if integer else "number"}
+    for key, bound in (("minimum", minimum), ("maximum", maximum), ("exclusiveMaximum", exclusive_maximum)):
+        if bound is not None:
+            schema[key] = int(bound) if integer else bound
+    if default is not None:
+        schema["default"] = default
+    if integer:
+        if exclusive_maximum is not None:
+            raise ValueError("integer options take an inclusive maximum")
+        low = None if minimum is None else int(minimum)
+        high = None if maximum is None else int(maximum)
+        return OptionField(name, lambda n, v: parse_int(n, v, minimum=low, maximum=high), schema, description)
+    return OptionField(
+        name,
+        lambda n, v: parse_float(n, v, minimum=minimum, maximum=maximum, exclusive_maximum=exclusive_maximum),
+        schema,
+        description,
+    )
 
 
 def _model_name(name: str, value: Any) -> str:
@@ -51,27 +93,33 @@ METRIC = OptionField(
     {"type": "string", "enum": [m.value for m in Metric]},
     "distance metric (default: the server's)",
 )
-THRESHOLD = OptionField(
+THRESHOLD = number_option(
     "threshold",
-    lambda n, v: parse_float(n, v, minimum=0.0),
-    {"type": "number", "minimum": 0},
-    "distance threshold; a pair matches when distance <= threshold (default: the model x metric table)",
+    "distance threshold; a pair matches when distance <= threshold (default: the model x metric table). "
+    "Refused with 403 threshold_not_allowed unless the server allows per-request thresholds "
+    "(FACEPROOF_ALLOW_REQUEST_THRESHOLD); when allowed, the answer says threshold_source: caller",
+    minimum=0.0,
 )
+#: added to an answer's notes when the caller set the threshold (the server allows it)
+CALLER_THRESHOLD_NOTE = "the threshold was set by the caller (this server allows per-request thresholds)"
 LANG = OptionField("lang", _lang, {"type": "string", "enum": ["ko", "en"]}, "message language (default: the server's)")
 CROPS = OptionField(
     "crops", parse_bool, {"type": "boolean", "default": False}, "include aligned crops as base64 PNG data URIs"
 )
-CROP_SIZE = OptionField(
+CROP_SIZE = number_option(
     "crop_size",
-    lambda n, v: parse_int(n, v, minimum=16, maximum=512),
-    {"type": "integer", "minimum": 16, "maximum": 512, "default": 224},
     "side of the square crops in pixels",
+    integer=True,
+    minimum=MIN_CROP_SIZE,
+    maximum=MAX_CROP_SIZE,
+    default=224,
 )
-PADDING = OptionField(
+PADDING = number_option(
     "padding",
-    lambda n, v: parse_float(n, v, minimum=0.0, maximum=1.0),
-    {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
-    "margin around the aligned face, as a fraction of its size",
+    "margin added on every side of the aligned face, as a fraction of the crop's side",
+    minimum=0.0,
+    exclusive_maximum=MAX_PADDING,
+    default=0.2,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -79,6 +127,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in (
         (400, "invalid argument or malformed request"),
         (401, "missing or unknown API key"),
+        (403, "a per-request threshold on a server that does not allow it (threshold_not_allowed)"),
         (408, "the request body was not received in time"),
         (413, "request or image too large"),
         (415, "unsupported image type or request media type"),
@@ -111,6 +160,23 @@ def server_timings(request: Request, waited_ms: float | None) -> dict[str, float
     if waited_ms is not None:
         out["queue_wait"] = waited_ms
     return out
+
+
+def check_threshold(request: Request, options: dict[str, Any]) -> None:
+    """Refuse a caller-supplied threshold unless the server allows it: who chooses the
+    threshold chooses the verdict (``threshold=1e308`` makes anyone match)."""
+    if options.get("threshold") is not None and not service_of(request).settings.allow_request_threshold:
+        raise ThresholdNotAllowed(
+            "this server does not accept a per-request threshold; the server's thresholds apply "
+            "(an operator can allow it with FACEPROOF_ALLOW_REQUEST_THRESHOLD)"
+        )
+
+
+def note_caller_threshold(report: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The report, noting a caller-set threshold (its ``threshold_source`` is ``caller``)."""
+    if options.get("threshold") is not None:
+        report["notes"] = [*report.get("notes", []), CALLER_THRESHOLD_NOTE]
+    return report
 
 
 def check_model(request: Request, options: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from ..errors import FaceProofError, InputError, Overloaded
 __all__ = [
     "HTTP_STATUS",
     "AttributesDisabled",
+    "HeadersTooLarge",
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
@@ -26,6 +27,7 @@ __all__ = [
     "RequestTooLarge",
     "SelfieUnusable",
     "ServiceNotReady",
+    "ThresholdNotAllowed",
     "Unauthorized",
     "UnsupportedMediaType",
     "http_status_of",
@@ -63,8 +65,10 @@ HTTP_STATUS: dict[str, int] = {
     "unsupported_media_type": 415,
     "request_too_large": 413,
     "request_timeout": 408,
+    "headers_too_large": 431,
     "selfie_unusable": 422,
     "attributes_disabled": 403,
+    "threshold_not_allowed": 403,
     "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,
@@ -111,6 +115,12 @@ class RequestTooLarge(InputError):
     code = "request_too_large"
 
 
+class HeadersTooLarge(InputError):
+    """Too many request headers, one too long, or all of them too large together."""
+
+    code = "headers_too_large"
+
+
 class RequestTimeout(InputError):
     """The client did not send its request body within the request timeout."""
 
@@ -129,6 +139,13 @@ class AttributesDisabled(FaceProofError):
     """Gender/age estimation is switched off on this deployment (``FACEPROOF_ATTRIBUTES=``)."""
 
     code = "attributes_disabled"
+
+
+class ThresholdNotAllowed(FaceProofError):
+    """A request carried its own ``threshold`` and this server does not let callers move
+    the trust decision (``FACEPROOF_ALLOW_REQUEST_THRESHOLD`` is off, the default)."""
+
+    code = "threshold_not_allowed"
 
 
 class Unauthorized(FaceProofError):

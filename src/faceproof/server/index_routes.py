@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from ..decision.profile import selfie_subject
 from ..errors import InvalidArgument, NoFaceError
 from ..index import MemberIndex, ModelId
-from .common import ERROR_RESPONSES, report_response, server_timings
+from .common import ERROR_RESPONSES, check_threshold, report_response, server_timings
 from .inputs import ImageField, OptionField, ParsedRequest, RequestSpec, read_request
 from .middleware import state_of
 from .parsing import parse_float, parse_int
@@ -75,7 +75,8 @@ MIN_SIMILARITY = OptionField(
     "threshold",
     lambda n, v: parse_float(n, v, minimum=-1.0, maximum=1.0),
     {"type": "number", "minimum": -1, "maximum": 1},
-    "cosine similarity floor (default: the open-set threshold for the index's target FPIR at its size)",
+    "cosine similarity floor (default: the open-set threshold for the index's target FPIR at its size); "
+    "refused unless the server allows per-request thresholds",
 )
 EXCLUDE = OptionField(
     "exclude", _ids, {"type": "string"}, "comma-separated member ids to leave out (the searching one)"
@@ -159,6 +160,7 @@ async def search(request: Request) -> JSONResponse:
     svc = service_of(request)
     index = await _index(request)
     parsed = await read_request(request, SEARCH_SPEC, svc.settings, deadline_of(request))
+    check_threshold(request, parsed.options)  # a floor that hides candidates is the server's to set
     image = parsed.image("image")
     assert svc.pool is not None
     (vectors, model), waited = await svc.pool.run(lambda w: _embed_subjects(w, [image]), deadline=deadline_of(request))  # type: ignore[arg-type]

@@ -7,6 +7,10 @@ query parameters. Uploads are held in memory only (Starlette's form parser spool
 over 1 MiB to a temporary file, so multipart bodies are parsed here with
 python-multipart's streaming parser instead), and strings from clients are never
 treated as file paths.
+
+Why this module is long: the spec, the multipart reader and the JSON reader are one
+entry point (:func:`read_request`) over the same limits, option parsing and image
+ordering rules; split apart, each would need the others' internals.
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ from .settings import ServiceSettings
 __all__ = ["ImageField", "OptionField", "ParsedRequest", "RequestSpec", "read_request"]
 
 MAX_TEXT_FIELD = 1024  # bytes of a non-image multipart field
+#: an image request in JSON is one flat object of strings (a list for multiple images):
+#: a body with more objects/lists or values than this is refused while it streams in,
+#: before it is parsed (millions of tiny values cost seconds of parsing and ~100x their
+#: size in memory; base64 and URLs have no brackets and few commas)
+MAX_JSON_CONTAINERS = 64
+MAX_JSON_COMMAS = 1024
 
 
 @dataclass(frozen=True)
@@ -165,7 +175,7 @@ async def read_request(
                     raise MalformedRequest("the multipart Content-Type has no valid boundary")
                 await _read_multipart(request, boundary.encode("latin-1"), spec, settings, parsed, query_names)
             elif media_type == "application/json":
-                await _read_json(request, spec, settings, parsed, query_names)
+                await _read_json(request, spec, settings, parsed, query_names, deadline)
             else:
                 raise UnsupportedMediaType(
                     "send the images as multipart/form-data or application/json"
@@ -363,32 +373,41 @@ def _no_constants(name: str) -> Any:
     raise MalformedRequest(f"the JSON body contains {name}, which is not valid JSON")
 
 
-async def _read_json(
-    request: Request, spec: RequestSpec, settings: ServiceSettings, parsed: ParsedRequest, query: set[str]
-) -> None:
-    chunks: list[bytes] = []
-    async for chunk in request.stream():
-        chunks.append(chunk)
-    body = b"".join(chunks)
+def _parse_json(body: bytes) -> Any:
+    """``json.loads`` with the service's errors (run in a worker thread)."""
     if not body.strip():
         raise MalformedRequest("the JSON body is empty")
     try:
-        doc = json.loads(body, parse_constant=_no_constants)
+        return json.loads(body, parse_constant=_no_constants)
     except FaceProofError:
         raise
     except (ValueError, RecursionError) as exc:
         raise MalformedRequest(f"the body is not valid JSON: {str(exc)[:120]}") from None
-    if not isinstance(doc, dict):
-        raise MalformedRequest("the JSON body must be an object")
-    accepted = [i.name for i in spec.images] + [o.name for o in spec.options]
-    for key in doc:
-        if key not in accepted:
-            raise InvalidArgument(f"unexpected field {str(key)[:40]!r}; accepted: {', '.join(accepted)}")
-    for opt in spec.options:
-        if doc.get(opt.name) is not None:
-            _set_option(spec, parsed, query, opt.name, doc[opt.name])
-    # images in field order; an image error is kept (not raised) so that the first
-    # image's problem is the one reported, as the library reports origin before target
+
+
+async def _read_json_body(request: Request) -> bytes:
+    """The body, refused while it streams in once it holds more objects, lists or values
+    than an image request can (see ``MAX_JSON_CONTAINERS``)."""
+    chunks: list[bytes] = []
+    containers = commas = 0
+    async for chunk in request.stream():
+        containers += chunk.count(b"{") + chunk.count(b"[")
+        commas += chunk.count(b",")
+        if containers > MAX_JSON_CONTAINERS or commas > MAX_JSON_COMMAS:
+            raise MalformedRequest(
+                f"the JSON body has more than {MAX_JSON_CONTAINERS} objects or lists or more than "
+                f"{MAX_JSON_COMMAS} values; an image request is one object of strings"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _image_refs(
+    doc: dict[str, Any], spec: RequestSpec, settings: ServiceSettings
+) -> list[tuple[ImageField, ImageRef | ImageError]]:
+    """Every image of the document in field order, data: URIs decoded (run in a worker thread).
+    An image error is kept (not raised) so that the first image's problem is the one
+    reported, as the library reports origin before target."""
     items: list[tuple[ImageField, ImageRef | ImageError]] = []
     for img in spec.images:
         if img.name not in doc:
@@ -407,12 +426,38 @@ async def _read_json(
                 items.append((img, parse_image_ref(item, role=img.role, max_bytes=settings.max_image_bytes)))
             except ImageError as exc:
                 items.append((img, exc))
-    for (img, _), data in zip(items, await _resolve(items, settings), strict=True):
+    return items
+
+
+async def _read_json(
+    request: Request,
+    spec: RequestSpec,
+    settings: ServiceSettings,
+    parsed: ParsedRequest,
+    query: set[str],
+    deadline: float,
+) -> None:
+    body = await _read_json_body(request)
+    # parsing and base64 decoding run in a worker thread: the event loop keeps answering
+    # between them (each is one C call holding the GIL, bounded by the body caps)
+    doc = await run_in_threadpool(_parse_json, body)
+    del body
+    if not isinstance(doc, dict):
+        raise MalformedRequest("the JSON body must be an object")
+    accepted = [i.name for i in spec.images] + [o.name for o in spec.options]
+    for key in doc:
+        if key not in accepted:
+            raise InvalidArgument(f"unexpected field {str(key)[:40]!r}; accepted: {', '.join(accepted)}")
+    for opt in spec.options:
+        if doc.get(opt.name) is not None:
+            _set_option(spec, parsed, query, opt.name, doc[opt.name])
+    items = await run_in_threadpool(_image_refs, doc, spec, settings)
+    for (img, _), data in zip(items, await _resolve(items, settings, deadline), strict=True):
         parsed.images.setdefault(img.name, []).append(data)
 
 
 async def _resolve(
-    items: list[tuple[ImageField, ImageRef | ImageError]], settings: ServiceSettings
+    items: list[tuple[ImageField, ImageRef | ImageError]], settings: ServiceSettings, deadline: float
 ) -> list[bytes | ImageError]:
     """The bytes of every image, fetching URLs (in threads, concurrently) up to the first
     image that already failed in a field without ``keep_errors``; raises the first such
@@ -436,7 +481,8 @@ async def _resolve(
             enabled=True,
             allow_private=settings.url_allow_private,
             allowed_hosts=frozenset(settings.url_allowed_hosts),
-            timeout=settings.url_timeout,
+            # the fetch ends by the request's own deadline too: its thread never outlives the request
+            timeout=max(0.001, min(settings.url_timeout, deadline - asyncio.get_running_loop().time())),
             max_redirects=settings.url_max_redirects,
         )
         limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)

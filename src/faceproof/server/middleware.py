@@ -3,7 +3,9 @@
 envelope (never a traceback to the caller).
 
 The access log carries the request id, method, path (never the query string), status,
-error code and duration: no image, embedding, URL or API key.
+error code and duration: no image, embedding, URL or API key. A client that goes away
+before its request was read (Starlette's ``ClientDisconnect``) is a client event: one
+INFO access line with status 499 and ``client_disconnected``, no traceback, no answer.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from ..errors import FaceProofError, Overloaded
-from .errors import MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
+from starlette.requests import ClientDisconnect
 
-__all__ = ["REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
+from ..errors import FaceProofError, Overloaded
+from .errors import HeadersTooLarge, MalformedRequest, RequestTooLarge, http_status_of, retry_after_of
+
+__all__ = ["CLIENT_CLOSED", "REQUEST_ID", "ServiceMiddleware", "envelope", "error_headers"]
 
 access_log = logging.getLogger("faceproof.server.access")
 logger = logging.getLogger(__name__)
@@ -34,6 +38,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_ID: ContextVar[str] = ContextVar("faceproof_request_id", default="-")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+#: the status logged for a request whose client went away first (nginx's convention); never sent
+CLIENT_CLOSED = 499
 
 
 def envelope(code: str, message: str, request_id: str) -> dict[str, Any]:
@@ -52,8 +58,21 @@ def state_of(scope: Scope) -> dict[str, Any]:
 
 
 class ServiceMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_active: int, guarded_prefix: str = "/v1/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_active: int,
+        guarded_prefix: str = "/v1/",
+        max_header_count: int = 100,
+        max_header_bytes: int = 8 * 1024,
+        max_headers_total_bytes: int = 32 * 1024,
+    ) -> None:
         self.app = app
+        self.max_header_count = max_header_count
+        self.max_header_bytes = max_header_bytes
+        self.max_headers_total_bytes = max_headers_total_bytes
         self.max_body_bytes = max_body_bytes
         self.max_active = max_active
         self.guarded_prefix = guarded_prefix
@@ -64,7 +83,8 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        too_large = self._header_refusal(scope.get("headers", []))
+        headers = {} if too_large else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
         state = state_of(scope)
@@ -83,7 +103,7 @@ class ServiceMiddleware:
         guarded = scope.get("path", "").startswith(self.guarded_prefix)
         counted = False
         try:
-            refusal = self._refusal(headers, guarded)
+            refusal = too_large or self._refusal(headers, guarded)
             if refusal is not None:
                 state["error_code"] = refusal.code
                 await self._send_error(send_wrapper, refusal, request_id)
@@ -92,6 +112,11 @@ class ServiceMiddleware:
                 self.active += 1
                 counted = True
             await self.app(scope, self._capped(receive), send_wrapper)
+        except ClientDisconnect:
+            # the client closed the connection mid-request: nobody to answer, nothing of ours failed
+            state["error_code"] = "client_disconnected"
+            if sent["status"] == 0:
+                sent["status"] = CLIENT_CLOSED
         except Exception as exc:
             if isinstance(exc, FaceProofError):
                 state["error_code"] = exc.code
@@ -123,6 +148,21 @@ class ServiceMiddleware:
                 state.get("error_code", "-"),
                 (time.perf_counter() - started) * 1000.0,
             )
+
+    def _header_refusal(self, raw: list[tuple[bytes, bytes]]) -> FaceProofError | None:
+        """The request headers' limits (the server may have enforced them already:
+        ``faceproof serve`` runs uvicorn with :mod:`faceproof.server.protocol`)."""
+        if len(raw) > self.max_header_count:
+            return HeadersTooLarge(f"the request has more than {self.max_header_count} headers")
+        total = 0
+        for name, value in raw:
+            size = len(name) + len(value)
+            if size > self.max_header_bytes:
+                return HeadersTooLarge(f"a request header is longer than {self.max_header_bytes} bytes")
+            total += size + 4  # ": " and CRLF, as on the wire
+        if total > self.max_headers_total_bytes:
+            return HeadersTooLarge(f"the request headers are larger than {self.max_headers_total_bytes} bytes")
+        return None
 
     def _refusal(self, headers: dict[str, str], guarded: bool) -> FaceProofError | None:
         declared = headers.get("content-length")

@@ -74,7 +74,14 @@ def parse_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     return number
 
 
-def parse_float(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None) -> float:
+def parse_float(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_maximum: float | None = None,
+) -> float:
     """A finite number, from a JSON number or a plain decimal string (no nan/inf/hex)."""
     if isinstance(value, bool):
         raise InvalidArgument(f"{name} must be a number, not a boolean")
@@ -87,6 +94,8 @@ def parse_float(name: str, value: Any, *, minimum: float | None = None, maximum:
     if not math.isfinite(number):
         raise InvalidArgument(f"{name} must be a finite number, got {_show(value)}")
     _check_range(name, number, minimum, maximum)
+    if exclusive_maximum is not None and number >= exclusive_maximum:
+        raise InvalidArgument(f"{name} must be < {exclusive_maximum:g}, got {number:g}")
     return number
 
 

@@ -33,7 +33,17 @@ from ..decision.profile import (
 )
 from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
 from ..runtime.compare import Metric
-from .common import ERROR_RESPONSES, METRIC, MODEL, THRESHOLD, check_model, report_response, server_timings
+from .common import (
+    ERROR_RESPONSES,
+    METRIC,
+    MODEL,
+    THRESHOLD,
+    check_model,
+    check_threshold,
+    note_caller_threshold,
+    report_response,
+    server_timings,
+)
 from .errors import SelfieUnusable
 from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
 from .review import MEMBER_ID, REVIEW, case_images, open_case, wants_review
@@ -158,11 +168,14 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             await read_request(request, spec, svc.settings, deadline_of(request), into=parsed)
         except ImageError as exc:  # only the selfie gets here: photo problems are statuses
             check_model(request, parsed.options)
+            check_threshold(request, parsed.options)
             failed = _unread_selfie(request, exc, parsed.options)
-            return report_response(request, failed.to_dict(), exc, server_timings(request, None))
+            report = note_caller_threshold(failed.to_dict(), parsed.options)
+            return report_response(request, report, exc, server_timings(request, None))
         options = parsed.options
         check_model(request, options)
         review = wants_review(request, options)
+        check_threshold(request, options)
         selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
 
         def job(worker: Worker) -> tuple[ProfileCheck, list[Any] | None]:
@@ -172,7 +185,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
 
         assert svc.pool is not None
         (result, images), waited = await svc.pool.run(job, deadline=deadline_of(request))
-        report = result.to_dict()
+        report = note_caller_threshold(result.to_dict(), options)
         if review:  # the case (or null when the answer is not needs_review)
             case = await open_case(request, report, images, options["member_id"]) if images is not None else None
             report["review_case"] = case

@@ -36,6 +36,8 @@ from .common import (
     PADDING,
     THRESHOLD,
     check_model,
+    check_threshold,
+    note_caller_threshold,
     report_response,
     server_timings,
 )
@@ -97,10 +99,13 @@ async def verify(request: Request) -> JSONResponse:
         await read_request(request, VERIFY_SPEC, service_of(request).settings, deadline_of(request), into=parsed)
     except ImageError as exc:
         check_model(request, parsed.options)
+        check_threshold(request, parsed.options)
         failed = _failed_verify(request, exc, parsed.options)
-        return report_response(request, failed.to_report(), exc, server_timings(request, None))
+        report = note_caller_threshold(failed.to_report(), parsed.options)
+        return report_response(request, report, exc, server_timings(request, None))
     opts = parsed.options
     check_model(request, opts)
+    check_threshold(request, opts)
     origin, target = parsed.image("origin"), parsed.image("target")
 
     def job(worker: Any) -> VerifyResult:
@@ -109,7 +114,8 @@ async def verify(request: Request) -> JSONResponse:
         )
 
     result, waited = await service_of(request).pool.run(job, deadline=deadline_of(request))  # type: ignore[union-attr]
-    return report_response(request, result.to_report(), result.error, server_timings(request, waited))
+    report = note_caller_threshold(result.to_report(), opts)
+    return report_response(request, report, result.error, server_timings(request, waited))
 
 
 # ------------------------------------------------------------------ distinguish

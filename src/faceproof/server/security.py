@@ -1,5 +1,9 @@
 """Optional API-key authentication and a per-key token-bucket rate limit.
 
+Wrong or missing keys spend tokens of a separate per-address bucket
+(:func:`authenticate`); once it is empty, requests from that address are answered 429
+without their key being checked, so guessing keys costs time.
+
 Keys are compared by their SHA-256 digests in constant time; neither keys nor digests
 are logged (a short key id, the digest's first 8 hex digits, is). Without keys the rate
 limit applies per client address.
@@ -16,7 +20,7 @@ from collections.abc import Iterable
 
 from .errors import RateLimited, Unauthorized
 
-__all__ = ["API_KEY_HEADER", "KeyRing", "RateLimiter"]
+__all__ = ["API_KEY_HEADER", "KeyRing", "RateLimiter", "authenticate"]
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -63,13 +67,34 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
+    def wait(self, key: str, now: float | None = None) -> int | None:
+        """Seconds until ``key`` has a token again (None when it has one); spends nothing."""
+        if not self.enabled:
+            return None
+        now = time.monotonic() if now is None else now
+        tokens = self._tokens(key, now)
+        self._buckets[key] = (tokens, now)
+        return None if tokens >= 1.0 else math.ceil((1.0 - tokens) / self.rate)
+
+    def spend(self, key: str, now: float | None = None) -> None:
+        """Spend one token of ``key``'s bucket if it has one (never raises)."""
+        if not self.enabled:
+            return
+        now = time.monotonic() if now is None else now
+        self._buckets[key] = (max(0.0, self._tokens(key, now) - 1.0), now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
     def take(self, key: str, now: float | None = None) -> None:
         """Spend one token of ``key``'s bucket or raise :class:`RateLimited`."""
         if not self.enabled:
             return
         now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = self._tokens(key, now)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             wait = math.ceil((1.0 - tokens) / self.rate)
@@ -80,3 +105,21 @@ class RateLimiter:
         self._buckets[key] = (tokens - 1.0, now)
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
+
+
+def authenticate(keyring: KeyRing, failures: RateLimiter, presented: str | None, client: str) -> str:
+    """The key id of a valid key. A missing or wrong key spends a token of the client
+    address's failure bucket and raises :class:`Unauthorized`; an address whose bucket is
+    empty gets :class:`RateLimited` before its key is even looked at."""
+    bucket = f"auth-failures:{client}"
+    wait = failures.wait(bucket)
+    if wait is not None:
+        raise RateLimited(
+            f"too many requests with a missing or wrong API key from this address; retry in {wait} s",
+            retry_after=wait,
+        )
+    try:
+        return keyring.check(presented)
+    except Unauthorized:
+        failures.spend(bucket)
+        raise

@@ -58,6 +58,9 @@ class ServiceSettings:
     max_image_pixels: int = 40_000_000
     max_faces: int = 20  # per image: the largest ones are used, the rest reported as ignored
     max_photos: int = 10  # profile photos per POST /v1/check-profile (at most the policy's max_photos)
+    max_header_count: int = 100  # request headers; past it 431
+    max_header_bytes: int = 8 * 1024  # one header, name + value; past it 431
+    max_headers_total_bytes: int = 32 * 1024  # request line + all headers; past it 431
     # --- models
     detector: str = "yunet"
     models: tuple[str, ...] = ("sface",)  # the first is the default for requests
@@ -68,6 +71,8 @@ class ServiceSettings:
     calibration: str | None = None
     policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
     lang: str = "ko"
+    # a caller-supplied threshold moves the trust decision: refused unless the server allows it
+    allow_request_threshold: bool = False
     # --- URL inputs
     url_fetch: bool = False
     url_allow_private: bool = False
@@ -78,8 +83,11 @@ class ServiceSettings:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     rate_limit: float = 0.0  # requests per minute per API key (per client address without keys); 0 = off
     rate_burst: int = 0  # bucket size; 0 = a tenth of a minute's allowance, at least 1
+    auth_failure_limit: float = 30.0  # missing/wrong API keys per minute per client address; past it 429; 0 = off
+    auth_failure_burst: int = 10  # wrong keys an address may send at once before the limit applies
     cors_origins: tuple[str, ...] = ()
     docs: bool = True
+    docs_public: bool = False  # serve /docs and /openapi.json without an API key even when keys are on
     log_level: str = "info"
     # --- state and the review desk (docs/review.md)
     # the database of what the service remembers: sqlite:///path.db for one node, postgresql://...
@@ -102,11 +110,15 @@ class ServiceSettings:
             raise InvalidArgument(f"port must be within 0..65535, got {self.port}")
         for name in ("workers", "request_timeout", "max_body_bytes", "max_image_bytes", "max_image_pixels"):
             positive(name)
-        for name in ("max_faces", "max_photos", "max_active", "url_timeout"):
+        for name in ("max_faces", "max_photos", "max_active", "url_timeout", "max_header_count"):
             positive(name)
-        for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst"):
+        for name in ("max_header_bytes", "max_headers_total_bytes"):
+            positive(name)
+        for name in ("threads", "max_queue", "url_max_redirects", "rate_limit", "rate_burst", "auth_failure_limit"):
             if getattr(self, name) < 0:
                 raise InvalidArgument(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.auth_failure_burst < 1:
+            raise InvalidArgument(f"auth_failure_burst must be >= 1, got {self.auth_failure_burst}")
         if self.cv_threads < -1:
             raise InvalidArgument(f"cv_threads must be >= -1, got {self.cv_threads}")
         if self.max_image_bytes > self.max_body_bytes:
@@ -253,6 +265,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_image_pixels": parse_int,
     "max_faces": parse_int,
     "max_photos": parse_int,
+    "max_header_count": parse_int,
+    "max_header_bytes": parse_int,
+    "max_headers_total_bytes": parse_int,
     "detector": _text,
     "models": lambda _k, raw: tuple(m.lower() for m in parse_csv(raw)),
     "metric": _text,
@@ -262,6 +277,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "calibration": _optional_text,
     "policy": _optional_text,
     "lang": _lower_choice("ko", "en"),
+    "allow_request_threshold": parse_bool,
     "url_fetch": parse_bool,
     "url_allow_private": parse_bool,
     "url_allowed_hosts": lambda _k, raw: parse_csv(raw),
@@ -270,8 +286,11 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "api_keys": lambda _k, raw: parse_csv(raw),
     "rate_limit": parse_float,
     "rate_burst": parse_int,
+    "auth_failure_limit": parse_float,
+    "auth_failure_burst": parse_int,
     "cors_origins": lambda _k, raw: parse_csv(raw),
     "docs": parse_bool,
+    "docs_public": parse_bool,
     "log_level": _lower_choice("critical", "error", "warning", "info", "debug"),
     "store_url": _optional_text,
     "review_users": lambda _k, raw: parse_csv(raw),

@@ -35,6 +35,8 @@ class ServiceState:
     keyring: KeyRing
     limiter: RateLimiter
     policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
+    #: wrong or missing API keys per client address (guessing keys is rate-limited)
+    auth_failures: RateLimiter = field(default_factory=lambda: RateLimiter(0.0, 1))
     pool: InferencePool[Worker] | None = None
     #: the member face index in the service's store, opened on first use (member_index())
     index: MemberIndex | None = None
@@ -74,6 +76,7 @@ class ServiceState:
                 "auth": s.auth_enabled,
                 "rate_limit_per_minute": s.rate_limit,
                 "check_profile": self.check_profile_available,
+                "request_threshold": s.allow_request_threshold,
             },
             "policy": self.policy.to_dict(),
         }
