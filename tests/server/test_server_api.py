@@ -68,6 +68,7 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
         "rate_limit_per_minute": 0.0,
         "check_profile": True,
         "request_threshold": False,  # issue 15: per-request thresholds are off by default
+        "index": False,  # issue 10: no store configured (FACEPROOF_STORE_URL), no member face index
     }
 
 
