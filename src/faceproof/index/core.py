@@ -355,12 +355,14 @@ class MemberIndex:
         actor: str | None = None,
         batch: int = 20_000,
         rebuild_ann: bool = False,
+        build_ann: bool = True,
         now: float | None = None,
     ) -> int:
         """Load many *new* templates (batch enrolment, a model migration): one transaction
         per ``batch``; a (member, photo) already enrolled fails its whole batch. With
         ``rebuild_ann`` (PostgreSQL) the HNSW index is dropped first and built once at the
-        end, much faster than maintaining it row by row. Returns templates loaded."""
+        end (``build_ann=False`` leaves that to a later :meth:`build_ann` call), much faster
+        than maintaining it row by row. Returns templates loaded."""
         emb = _as_embeddings(embeddings)
         if not (len(member_ids) == len(photo_ids) == emb.shape[0]):
             raise InvalidArgument("member_ids, photo_ids and embeddings differ in length")
@@ -403,7 +405,7 @@ class MemberIndex:
                 return len(mids)
 
             loaded += self.store.run(step, retries=0)
-        if pg and rebuild_ann:
+        if pg and rebuild_ann and build_ann:
             self.build_ann()
         self._gallery = None
         return loaded
