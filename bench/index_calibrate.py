@@ -51,11 +51,11 @@ def impostor_scores(cache: Path) -> tuple[np.ndarray, dict[str, int]]:
     cfp_scores = _pairs(ce, cid)
     lfw_scores = _pairs(lfw["emb"][train], lid[train])
     counts = {
-        "cfp_faces": int(len(ce)),
-        "cfp_people": int(len(set(cid))),
+        "cfp_faces": len(ce),
+        "cfp_people": len(set(cid)),
         "cfp_impostor_pairs": int(cfp_scores.size),
         "lfw_train_faces": int(train.sum()),
-        "lfw_train_people": int(len(set(lid[train]))),
+        "lfw_train_people": len(set(lid[train])),
         "lfw_train_impostor_pairs": int(lfw_scores.size),
     }
     return np.concatenate([cfp_scores, lfw_scores]).astype(np.float32), counts
@@ -68,7 +68,8 @@ def utk_evidence(cache: Path) -> str:
     uu = (ue @ ue.T)[np.triu_indices(len(ue), 1)]
     cu = (ce @ ue.T).ravel()
     return (
-        f"UTKFace x UTKFace pairs: {int((uu >= 0.999).sum())} at >= 0.999 (duplicates), {int((uu >= 0.6).sum())} at >= 0.6; "
+        f"UTKFace x UTKFace pairs: {int((uu >= 0.999).sum())} at >= 0.999 (duplicates), "
+        f"{int((uu >= 0.6).sum())} at >= 0.6; "
         f"CFP x UTKFace: max {cu.max():.3f}, {int((cu >= 0.6).sum())} at >= 0.6"
     )
 

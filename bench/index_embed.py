@@ -50,6 +50,8 @@ def lfw_split(root: Path | None = None) -> dict[str, str]:
                 for key in ("path1", "path2"):
                     out[lfw_person(row[key])] = split
     return out
+
+
 SETS = {"lfw": TESTDATA / "lfw_view1", "utk": TESTDATA / "utkface_dev", "cfp": TESTDATA / "cfp_dev"}
 
 
@@ -58,7 +60,9 @@ def _pick(faces: list, shape: tuple[int, ...], centre: bool):
         return None
     if centre:
         cy, cx = shape[0] / 2, shape[1] / 2
-        return min(faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - cx) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - cy) ** 2)
+        return min(
+            faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - cx) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - cy) ** 2
+        )
     return max(faces, key=lambda f: (f.bbox.x2 - f.bbox.x1) * (f.bbox.y2 - f.bbox.y1))
 
 

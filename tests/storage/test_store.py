@@ -21,7 +21,11 @@ from faceproof.storage import (
 )
 from faceproof.storage.sqlite import SQLiteStore
 
-T1 = Migration(1, sqlite=("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)",), postgresql=("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)",))
+T1 = Migration(
+    1,
+    sqlite=("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)",),
+    postgresql=("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)",),
+)
 T2 = Migration(2, sqlite=("ALTER TABLE t ADD COLUMN w TEXT",), postgresql=("ALTER TABLE t ADD COLUMN w TEXT",))
 V1 = Schema("demo", (T1,))
 V2 = Schema("demo", (T1, T2))
@@ -148,7 +152,11 @@ def test_sqlite_damaged_pages_are_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "damaged.db"
     with open_store(path) as s:
         s.ensure_schema(V1)
-        s.run(lambda tx: tx.executemany("INSERT INTO t (k, v) VALUES (?, ?)", [(f"k{i:05d}" * 20, i) for i in range(3000)]))
+        s.run(
+            lambda tx: tx.executemany(
+                "INSERT INTO t (k, v) VALUES (?, ?)", [(f"k{i:05d}" * 20, i) for i in range(3000)]
+            )
+        )
         s.compact()
     data = bytearray(path.read_bytes())
     data[4096 * 3 : 4096 * 40] = b"\xa5" * (4096 * 37)  # overwrite pages of the table's b-tree

@@ -131,7 +131,7 @@ def fit_impostor_distribution(
     fitted (maximum likelihood: the mean excess) to the top ``tail_fraction`` of them."""
     s = np.sort(np.asarray(scores, dtype=np.float64).ravel())
     n = s.size
-    n_exceed = max(int(round(n * tail_fraction)), 50)
+    n_exceed = max(round(n * tail_fraction), 50)
     if n < 10 * n_exceed:
         raise ValueError(f"{n} impostor scores are too few to fit a tail to the top {n_exceed}")
     u = float(s[n - n_exceed - 1])

@@ -390,14 +390,16 @@ class MemberIndex:
                 )
                 if pg:
                     with tx.raw.cursor().copy(
-                        "COPY fp_index_templates (member_id, photo_id, embedding, enrolled_at) FROM STDIN WITH (FORMAT BINARY)"
+                        "COPY fp_index_templates (member_id, photo_id, embedding, enrolled_at) "
+                        "FROM STDIN WITH (FORMAT BINARY)"
                     ) as copy:
                         copy.set_types(["text", "text", "vector", "float8"])
                         for i in range(len(mids)):
                             copy.write_row((mids[i], pids[i], chunk[i], t))
                 else:
                     tx.executemany(
-                        "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) "
+                        "VALUES (?, ?, ?, ?)",
                         [(mids[i], pids[i], chunk[i].tobytes(), t) for i in range(len(mids))],
                     )
                 self._changed(tx, len(mids))
@@ -425,9 +427,7 @@ class MemberIndex:
 
         self.store.run(step, retries=0)
 
-    def set_status(
-        self, member_id: str, status: str, *, actor: str | None = None, now: float | None = None
-    ) -> None:
+    def set_status(self, member_id: str, status: str, *, actor: str | None = None, now: float | None = None) -> None:
         """Change a member's label (``"banned"``, ``"active"``, ...)."""
         _check_id(member_id, "member_id")
         _check_status(status)
@@ -435,7 +435,9 @@ class MemberIndex:
 
         def step(tx: Tx) -> None:
             self._bound(tx, lock=True)
-            n = tx.execute("UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id))
+            n = tx.execute(
+                "UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id)
+            )
             if n == 0:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
             self._changed(tx, 0)
@@ -444,7 +446,9 @@ class MemberIndex:
         self.store.run(step)
         self._gallery = None
 
-    def remove(self, member_id: str, *, actor: str | None = None, compact: bool = True, now: float | None = None) -> int:
+    def remove(
+        self, member_id: str, *, actor: str | None = None, compact: bool = True, now: float | None = None
+    ) -> int:
         """Erase every template of ``member_id`` (right to erasure); the next search no
         longer sees it. ``compact`` then rewrites the SQLite file (``VACUUM``) so that the
         bytes are gone from disk, not only unreachable. Returns templates removed."""
@@ -499,7 +503,9 @@ class MemberIndex:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def threshold(self, gallery_size: int, target_fpir: float | None = None, *, model: ModelId | None = None) -> OpenSetThreshold:
+    def threshold(
+        self, gallery_size: int, target_fpir: float | None = None, *, model: ModelId | None = None
+    ) -> OpenSetThreshold:
         """The open-set threshold for ``target_fpir`` (default: the index's) at ``gallery_size``."""
         m = self._model(model)
         f = self.target_fpir if target_fpir is None else float(target_fpir)
@@ -565,9 +571,11 @@ class MemberIndex:
                 dist.threshold(f, gallery_size), f, gallery_size, str(dist.provenance.get("summary", "shipped"))
             )
         strong = dist.threshold(thr.target_fpir / 10, gallery_size) if (dist and thr.target_fpir) else None
-        candidates = []
+        candidates: list[Candidate] = []
         for member_id, photo_id, status, sim in rows:
-            band: Band = "below" if sim < thr.value else ("strong" if strong is not None and sim >= strong else "review")
+            band: Band = (
+                "below" if sim < thr.value else ("strong" if strong is not None and sim >= strong else "review")
+            )
             if band == "below" and not include_below:
                 continue
             fpir = dist.fpir(sim, gallery_size) if dist is not None else None
@@ -633,7 +641,9 @@ class MemberIndex:
 
             t0 = time.perf_counter()
             g = self.store.run(read_all, write=False)
-            logger.info("loaded %d templates for exact search in %.0f ms", g.matrix.shape[0], (time.perf_counter() - t0) * 1000)
+            logger.info(
+                "loaded %d templates for exact search in %.0f ms", g.matrix.shape[0], (time.perf_counter() - t0) * 1000
+            )
             self._gallery = g
             return g, g.generation
 
@@ -647,7 +657,10 @@ class MemberIndex:
         scores = g.matrix @ q
         if wanted is not None or excluded:
             allowed = np.array(
-                [(wanted is None or s in wanted) and mid not in excluded for mid, s in zip(g.members, g.statuses, strict=True)]
+                [
+                    (wanted is None or s in wanted) and mid not in excluded
+                    for mid, s in zip(g.members, g.statuses, strict=True)
+                ]
             )
             scores = np.where(allowed[g.member_of], scores, -np.inf)
         take = min(n, 4 * k)
@@ -695,7 +708,7 @@ class MemberIndex:
                     "ORDER BY t.embedding <=> ? LIMIT ?",
                     (q, q, limit),
                 )
-                status = dict(
+                status: dict[str, str] = dict(
                     tx.query(
                         "SELECT member_id, status FROM fp_index_members WHERE member_id = ANY(?)",
                         (list({r[0] for r in rows}),),
@@ -720,7 +733,9 @@ class MemberIndex:
     def stats(self) -> IndexStats:
         def step(tx: Tx) -> IndexStats:
             model, dim, _, templates = self._bound(tx)
-            by_status = {str(s): int(c) for s, c in tx.query("SELECT status, count(*) FROM fp_index_members GROUP BY status")}
+            by_status = {
+                str(s): int(c) for s, c in tx.query("SELECT status, count(*) FROM fp_index_members GROUP BY status")
+            }
             oldest, newest = tx.one("SELECT min(enrolled_at), max(enrolled_at) FROM fp_index_templates") or (None, None)
             return IndexStats(
                 backend=self.backend,
@@ -741,11 +756,14 @@ class MemberIndex:
         _check_id(member_id, "member_id")
 
         def step(tx: Tx) -> dict[str, Any]:
-            row = tx.one("SELECT status, created_at, updated_at FROM fp_index_members WHERE member_id = ?", (member_id,))
+            row = tx.one(
+                "SELECT status, created_at, updated_at FROM fp_index_members WHERE member_id = ?", (member_id,)
+            )
             if row is None:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
             photos = tx.query(
-                "SELECT photo_id, enrolled_at FROM fp_index_templates WHERE member_id = ? ORDER BY photo_id", (member_id,)
+                "SELECT photo_id, enrolled_at FROM fp_index_templates WHERE member_id = ? ORDER BY photo_id",
+                (member_id,),
             )
             return {
                 "member_id": member_id,
@@ -761,7 +779,8 @@ class MemberIndex:
         """The most recent audit entries, newest first (who, what, when; no biometric data)."""
         rows = self.store.run(
             lambda tx: tx.query(
-                "SELECT at, actor, action, member_id, detail FROM fp_index_audit ORDER BY id DESC LIMIT ?", (int(limit),)
+                "SELECT at, actor, action, member_id, detail FROM fp_index_audit ORDER BY id DESC LIMIT ?",
+                (int(limit),),
             ),
             write=False,
         )

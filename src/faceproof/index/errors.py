@@ -7,7 +7,7 @@ from ..errors import FaceProofError, InputError
 __all__ = ["CalibrationUnavailable", "IndexError_", "ModelMismatch", "UnknownMember"]
 
 
-class IndexError_(FaceProofError):  # noqa: N801 - "IndexError" is a builtin
+class IndexError_(FaceProofError):
     """Root of the member index's own errors."""
 
     code = "index_error"

@@ -13,7 +13,8 @@ __all__ = ["INDEX_SCHEMA"]
 
 _COMMON = (
     "CREATE TABLE fp_index_model (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT, weights_sha256 TEXT, "
-    "dim INTEGER, bound_at DOUBLE PRECISION, generation BIGINT NOT NULL DEFAULT 0, templates BIGINT NOT NULL DEFAULT 0)",
+    "dim INTEGER, bound_at DOUBLE PRECISION, generation BIGINT NOT NULL DEFAULT 0, "
+    "templates BIGINT NOT NULL DEFAULT 0)",
     "INSERT INTO fp_index_model (id, generation, templates) VALUES (1, 0, 0)",
     "CREATE TABLE fp_index_members (member_id TEXT PRIMARY KEY, status TEXT NOT NULL, "
     "created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)",

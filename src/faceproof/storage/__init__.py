@@ -31,10 +31,10 @@ __all__ = [
     "Migration",
     "Schema",
     "SchemaVersionError",
-    "Store",
     "StorageCorrupt",
     "StorageError",
     "StorageUnavailable",
+    "Store",
     "Tx",
     "open_store",
 ]

@@ -149,7 +149,9 @@ class Store(ABC):
                         f"lost the connection to {self.location} {attempt + 1} times; giving up", location=self.location
                     ) from exc
                 attempt += 1
-                logger.warning("connection to %s lost; retrying the transaction (%d/%d)", self.location, attempt, retries)
+                logger.warning(
+                    "connection to %s lost; retrying the transaction (%d/%d)", self.location, attempt, retries
+                )
 
     def ensure_schema(self, schema: Schema) -> int:
         """Create or migrate ``schema`` to its version in one transaction; refuse a
@@ -181,7 +183,8 @@ class Store(ABC):
             if current != schema.version:
                 tx.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (component, version, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (component) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    "ON CONFLICT (component) DO UPDATE SET "
+                    "version = excluded.version, updated_at = excluded.updated_at",
                     (schema.name, schema.version, time.time()),
                 )
             return schema.version

@@ -53,7 +53,8 @@ class Marks:
         t = time.time() if now is None else now
         row = self.store.run(
             lambda tx: tx.one(
-                "SELECT 1 FROM faceproof_marks WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                "SELECT 1 FROM faceproof_marks WHERE namespace = ? AND key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
                 (self.namespace, key, t),
             ),
             write=False,
@@ -63,13 +64,17 @@ class Marks:
     def remove_owner(self, owner: str) -> int:
         """Delete every mark of ``owner`` (erasure by member); how many."""
         return self.store.run(
-            lambda tx: tx.execute("DELETE FROM faceproof_marks WHERE namespace = ? AND owner = ?", (self.namespace, owner))
+            lambda tx: tx.execute(
+                "DELETE FROM faceproof_marks WHERE namespace = ? AND owner = ?", (self.namespace, owner)
+            )
         )
 
     def purge_expired(self, *, now: float | None = None) -> int:
         t = time.time() if now is None else now
         return self.store.run(
-            lambda tx: tx.execute("DELETE FROM faceproof_marks WHERE namespace = ? AND expires_at <= ?", (self.namespace, t))
+            lambda tx: tx.execute(
+                "DELETE FROM faceproof_marks WHERE namespace = ? AND expires_at <= ?", (self.namespace, t)
+            )
         )
 
 

@@ -96,7 +96,9 @@ class PostgresStore(Store):
         try:
             conn = self._psycopg.connect(self.dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout)))
         except self._psycopg.Error as exc:
-            raise StorageUnavailable(f"cannot connect to {self.location} ({_first_line(exc)})", location=self.location) from exc
+            raise StorageUnavailable(
+                f"cannot connect to {self.location} ({_first_line(exc)})", location=self.location
+            ) from exc
         try:
             for hook in self._on_connect:
                 hook(conn)
@@ -131,7 +133,9 @@ class PostgresStore(Store):
         if isinstance(exc, psycopg.errors.DataCorrupted | psycopg.errors.IndexCorrupted):
             return StorageCorrupt(f"{self.location} reports damaged data ({_first_line(exc)})", location=self.location)
         if isinstance(exc, psycopg.OperationalError):
-            return StorageUnavailable(f"{self.location} cannot be used now ({_first_line(exc)})", location=self.location)
+            return StorageUnavailable(
+                f"{self.location} cannot be used now ({_first_line(exc)})", location=self.location
+            )
         return StorageError(f"database error on {self.location} ({type(exc).__name__}: {_first_line(exc)})")
 
     @contextmanager

@@ -67,9 +67,7 @@ class SQLiteStore(Store):
         if self.path != ":memory:" and not Path(self.path).parent.is_dir():
             raise StorageUnavailable(f"{self.location}: the folder does not exist", location=self.location)
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise translate(exc, self.location) from exc
         try:
