@@ -30,7 +30,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
