@@ -96,7 +96,8 @@ def main() -> None:
             "command": "PYTHONPATH=src python bench/index_calibrate.py (embeddings: bench/index_embed.py cfp lfw)",
             "data": "../shared/testdata/cfp_dev (folds 1-2, frontal and profile crops) and the people of "
             "../shared/testdata/lfw_view1/pairs_dev_train.csv; LFW dev-test people held out for measurement",
-            "embedding": "FaceProof() defaults: YuNet, SFace with flip TTA, largest face per image",
+            "embedding": "FaceProof() defaults (YuNet, SFace with flip TTA); "
+            "LFW: the face nearest the centre, CFP: the largest",
             "created": dt.date.today().isoformat(),
             **counts,
         },
