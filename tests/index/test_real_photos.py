@@ -45,5 +45,10 @@ def test_another_photo_finds_the_enrolled_person(fp, photos: Path, tmp_path: Pat
             assert r.threshold.target_fpir == 0.01 and r.gallery_size == 5
         assert r.candidates[0].status == "active"
         assert ix.search(_embedding(fp, photos / "pytopenface/chirac2.jpg"), k=1).candidates[0].status == "banned"
+        # a photo of Biden and Obama together: each face finds its own account
+        faces = fp.represent(str(photos / "kerns_dummy/obama_fatherhood_townhall.jpg"))
+        assert len(faces) == 2
+        tops = {ix.search(np.asarray(f.embedding, np.float32), k=1).candidates[0].member_id for f in faces}
+        assert tops == {"obama", "biden"}
         # someone not enrolled: no candidate above the open-set threshold
         assert ix.search(_embedding(fp, photos / "bsplus/ringo.jpg"), k=3).candidates == ()
