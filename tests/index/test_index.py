@@ -146,6 +146,10 @@ def test_bad_embeddings_and_ids_refused(index: MemberIndex) -> None:
     with pytest.raises(InvalidArgument):
         index.search(good[0], k=0, threshold=0.5)
     with pytest.raises(InvalidArgument):
+        index.search(good[0], threshold=1.5)
+    with pytest.raises(InvalidArgument):
+        index.search(good[0], threshold=0.5, target_fpir=2.0)
+    with pytest.raises(InvalidArgument):
         MemberIndex(index.store).enroll("m1", good[:1], ["p"])  # no model given anywhere
     assert index.stats().templates == 0
 

@@ -586,6 +586,8 @@ class MemberIndex:
             raise CalibrationUnavailable(f"no impostor score distribution ships for {m}: pass threshold=")
         if threshold is not None and not (isinstance(threshold, int | float) and -1.0 <= threshold <= 1.0):
             raise InvalidArgument("threshold is a cosine similarity within [-1, 1]")
+        if target_fpir is not None and not (isinstance(target_fpir, int | float) and 0.0 < target_fpir < 1.0):
+            raise InvalidArgument("target_fpir must be within (0, 1)")
 
         if self.backend == "sqlite":
             rows, gallery_size = self._search_exact(q, m, k, wanted, excluded)
