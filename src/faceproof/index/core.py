@@ -693,9 +693,9 @@ class MemberIndex:
             [r[0] for r in tx.query("SELECT template_id FROM fp_index_deleted WHERE gen > ?", (g.generation,))],
             dtype=np.int64,
         )
-        new = tx.query(
-            "SELECT id, member_id, photo_id, embedding FROM fp_index_templates WHERE gen > ? ORDER BY id",
-            (g.generation,),
+        # no ORDER BY: with it SQLite walks the whole table in id order instead of the gen index
+        new = sorted(
+            tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates WHERE gen > ?", (g.generation,))
         )
         changed = tx.query("SELECT member_id, status FROM fp_index_members WHERE changed_gen > ?", (g.generation,))
         alive, dead = g.alive, g.dead
