@@ -20,6 +20,38 @@ import numpy as np
 
 TESTDATA = Path(os.environ.get("FACEPROOF_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"))
 DEFAULT_OUT = Path("/tmp/faceproof-index-bench")
+
+#: LFW people filed under two names (name order or transliteration), found among the
+#: highest-scoring "different people" pairs and checked by name: one person each.
+LFW_ALIASES = {
+    "Sepp_Blatter": "Joseph_Blatter",
+    "Sung_Hong_Choi": "Choi_Sung-hong",
+    "Hassan_Wirajuda": "Hasan_Wirayuda",
+    "Wang_Nan": "Nan_Wang",
+}
+
+
+def lfw_person(path: str) -> str:
+    """The person of an LFW View 1 image path (``images/Name/Name_0001.jpg``), aliases merged."""
+    name = path.split("/")[1]
+    return LFW_ALIASES.get(name, name)
+
+
+def lfw_split(root: Path | None = None) -> dict[str, str]:
+    """``person -> "train" | "test"``: the people of pairs_dev_train.csv and pairs_dev_test.csv
+    (View 1 keeps them disjoint; every View 1 person is in one of the two)."""
+    import csv
+
+    root = root or SETS["lfw"]
+    out: dict[str, str] = {}
+    for split in ("train", "test"):
+        with (root / f"pairs_dev_{split}.csv").open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for key in ("path1", "path2"):
+                    out[lfw_person(row[key])] = split
+    return out
+
+
 SETS = {"lfw": TESTDATA / "lfw_view1", "utk": TESTDATA / "utkface_dev", "cfp": TESTDATA / "cfp_dev"}
 
 
@@ -28,7 +60,9 @@ def _pick(faces: list, shape: tuple[int, ...], centre: bool):
         return None
     if centre:
         cy, cx = shape[0] / 2, shape[1] / 2
-        return min(faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - cx) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - cy) ** 2)
+        return min(
+            faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - cx) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - cy) ** 2
+        )
     return max(faces, key=lambda f: (f.bbox.x2 - f.bbox.x1) * (f.bbox.y2 - f.bbox.y1))
 
 

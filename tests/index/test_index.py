@@ -148,6 +148,10 @@ def test_bad_embeddings_and_ids_refused(index: MemberIndex) -> None:
     with pytest.raises(InvalidArgument):
         index.search(good[0], k=0, threshold=0.5)
     with pytest.raises(InvalidArgument):
+        index.search(good[0], threshold=1.5)
+    with pytest.raises(InvalidArgument):
+        index.search(good[0], threshold=0.5, target_fpir=2.0)
+    with pytest.raises(InvalidArgument):
         MemberIndex(index.store).enroll("m1", good[:1], ["p"])  # no model given anywhere
     assert index.stats().templates == 0
 
@@ -274,3 +278,65 @@ def test_postgres_enrolment_survives_a_dropped_connection(pg_server: object) -> 
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         ix.enroll("m2", v[1][None], ["p"])  # the broken connection is noticed, replaced, retried
         assert ix.stats().templates == 2
+
+
+def test_every_change_reaches_another_replica_at_once(store_url: str) -> None:
+    v = unit(40, 20)
+    writer = MemberIndex(store_url, model=MODEL)
+    replica = MemberIndex(store_url, model=MODEL)
+    for i in range(20):
+        writer.enroll(f"m{i}", v[i][None], ["p"], now=1_000.0)
+
+    def top(q: np.ndarray) -> tuple[str, str, str] | None:
+        r = replica.search(q, k=1, threshold=0.95)
+        return (r.candidates[0].member_id, r.candidates[0].photo_id, r.candidates[0].status) if r.candidates else None
+
+    assert top(v[3]) == ("m3", "p", "active")  # the replica caches the gallery now
+    writer.enroll("m30", v[30][None], ["p"], now=2_000.0)  # new member
+    writer.enroll("m3", v[31][None], ["p"], now=2_000.0)  # a photo re-enrolled: old template gone
+    writer.enroll("m4", v[32][None], ["q"], now=2_000.0)  # a second photo
+    writer.set_status("m5", "banned")
+    writer.remove("m6")
+    assert top(v[30]) == ("m30", "p", "active")
+    assert top(v[3]) is None and top(v[31]) == ("m3", "p", "active")
+    assert top(v[32]) == ("m4", "q", "active") and top(v[4]) == ("m4", "p", "active")
+    assert top(v[5]) == ("m5", "p", "banned")
+    assert top(v[6]) is None
+    writer.purge(older_than=500, now=2_000.0)  # everything enrolled at t=1000
+    assert top(v[7]) is None and top(v[4]) is None
+    assert top(v[30]) == ("m30", "p", "active") and top(v[32]) == ("m4", "q", "active")
+    writer.remove("m30")
+    writer.enroll("m30", v[33][None], ["p"])  # the same member id back with another face
+    assert top(v[30]) is None and top(v[33]) == ("m30", "p", "active")
+    assert replica.search(v[0], k=10, threshold=-1.0).gallery_size == writer.stats().templates == 3
+    writer.close()
+    replica.close()
+
+
+def test_sqlite_cache_catches_up_instead_of_reloading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faceproof.index.core as core
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    v = unit(3000, 21)
+    writer, reader = MemberIndex(url, model=MODEL), MemberIndex(url, model=MODEL)
+    writer.bulk_load([f"m{i}" for i in range(2000)], ["p"] * 2000, v[:2000])
+    reader.search(v[0], k=1, threshold=0.5)
+    first = reader._gallery
+    assert first is not None
+    writer.enroll("x", v[2000][None], ["p"])
+    writer.remove("m1")
+    assert [c.member_id for c in reader.search(v[2000], k=1, threshold=0.9).candidates] == ["x"]
+    assert reader.search(v[1], k=1, threshold=0.9).candidates == ()
+    assert reader._gallery is not None and reader._gallery.buffer is first.buffer  # appended, not reloaded
+    for i in range(2, 700):  # many removals: the cache drops the dead rows from memory
+        writer.remove(f"m{i}", compact=False)
+    r = reader.search(v[1500], k=5, threshold=-1.0)
+    assert r.candidates[0].member_id == "m1500" and r.gallery_size == 2000 - 698
+    assert reader._gallery is not None and reader._gallery.dead == 0 and reader._gallery.n == r.gallery_size
+    monkeypatch.setattr(core, "TOMBSTONE_GENERATIONS", 3)  # a cache older than the kept deletions reloads
+    for i in range(700, 710):
+        writer.remove(f"m{i}", compact=False)
+    r = reader.search(v[705], k=1, threshold=-1.0)
+    assert r.candidates[0].member_id != "m705" and r.gallery_size == 2000 - 708
+    writer.close()
+    reader.close()

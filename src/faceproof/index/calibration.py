@@ -61,6 +61,11 @@ class ImpostorDistribution:
         i = min(int(pos), len(self.survival) - 2)
         frac = pos - i
         lo, hi = self.survival[i] / self.n_pairs, self.survival[i + 1] / self.n_pairs
+        right = GRID_START + (i + 1) * GRID_STEP
+        if right > self.tail_start:  # the cell holding u ends at (u, p_u): continuous with the tail
+            left = GRID_START + i * GRID_STEP
+            hi = self.tail_fraction
+            frac = (s - left) / (self.tail_start - left) if self.tail_start > left else 1.0
         if lo > 0 and hi > 0:  # log-linear between grid points
             return math.exp(math.log(lo) * (1 - frac) + math.log(hi) * frac)
         return lo * (1 - frac) + hi * frac
@@ -126,7 +131,7 @@ def fit_impostor_distribution(
     fitted (maximum likelihood: the mean excess) to the top ``tail_fraction`` of them."""
     s = np.sort(np.asarray(scores, dtype=np.float64).ravel())
     n = s.size
-    n_exceed = max(int(round(n * tail_fraction)), 50)
+    n_exceed = max(round(n * tail_fraction), 50)
     if n < 10 * n_exceed:
         raise ValueError(f"{n} impostor scores are too few to fit a tail to the top {n_exceed}")
     u = float(s[n - n_exceed - 1])

@@ -37,6 +37,8 @@ _ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 _STATUS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NORM_TOLERANCE = 1e-3
 DEFAULT_TARGET_FPIR = 0.01
+#: deletions remembered for caches to catch up with; an older cache reloads everything
+TOMBSTONE_GENERATIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -97,14 +99,26 @@ class IndexStats:
 
 @dataclass
 class _Gallery:
-    """The SQLite backend's in-memory copy of the templates (exact search)."""
+    """The SQLite backend's in-memory copy of the templates (exact search). Rows ``[:n]``
+    of ``buffer`` are in use; deleted rows stay until compaction, masked by ``alive``.
+    Never changed in place once published: a sync builds a new one (sharing the buffer's
+    used rows), so a search running on the old one is not disturbed."""
 
     generation: int
-    matrix: np.ndarray  # (n, d) float32
+    buffer: np.ndarray  # (capacity, d) float32
+    n: int
+    ids: np.ndarray  # (n,) int64 template ids, ascending (SQLite AUTOINCREMENT)
+    alive: np.ndarray  # (n,) bool
+    dead: int
     member_of: np.ndarray  # (n,) int32 index into members
     photo_ids: list[str]
     members: list[str]
-    statuses: list[str]
+    member_pos: dict[str, int]
+    statuses: list[str | None]  # None: the member is gone
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.buffer[: self.n]
 
 
 def _now(now: float | None) -> float:
@@ -245,13 +259,11 @@ class MemberIndex:
         model = ModelId(name, sha) if name is not None else None
         return model, (int(dim) if dim is not None else None), int(generation), int(templates)
 
-    def _check_model(self, tx: Tx, model: ModelId, dim: int, *, bind: bool, now: float) -> bool:
-        """Refuse a model other than the bound one; bind it when ``bind`` and none is.
-        Returns whether the index has a model."""
-        bound, bound_dim, _, _ = self._bound(tx, lock=True)
+    def _check_model(self, tx: Tx, model: ModelId, dim: int, *, now: float) -> int:
+        """Lock the model row, refuse a model other than the bound one, bind it when none
+        is. Returns the generation this transaction writes (the current one + 1)."""
+        bound, bound_dim, generation, _ = self._bound(tx, lock=True)
         if bound is None:
-            if not bind:
-                return False
             tx.execute(
                 "UPDATE fp_index_model SET name = ?, weights_sha256 = ?, dim = ?, bound_at = ? WHERE id = 1",
                 (model.name, model.weights_sha256, dim, now),
@@ -260,7 +272,7 @@ class MemberIndex:
                 tx.execute(f"ALTER TABLE fp_index_templates ALTER COLUMN embedding TYPE vector({int(dim)})")
                 self._create_ann(tx)
             logger.info("member index bound to model %s (%d dims) on %s", model, dim, self.store.location)
-            return True
+            return generation + 1
         if bound != model:
             raise ModelMismatch(
                 f"the index holds templates of {bound}, not {model}: re-enrol with the new model in a new index",
@@ -269,7 +281,23 @@ class MemberIndex:
             )
         if bound_dim != dim:
             raise ModelMismatch(f"the index holds {bound_dim}-D templates, got {dim}-D embeddings")
-        return True
+        return generation + 1
+
+    def _lock(self, tx: Tx) -> int:
+        """Lock the model row (writers queue); the generation this transaction writes."""
+        return self._bound(tx, lock=True)[2] + 1
+
+    @staticmethod
+    def _tombstone(tx: Tx, gen: int, where: str, params: tuple[Any, ...]) -> None:
+        """Record the ids of the templates about to be deleted (SQLite: the search cache
+        drops them without a reload) and forget tombstones too old to matter."""
+        if tx.dialect != "sqlite":
+            return
+        tx.execute(
+            f"INSERT INTO fp_index_deleted (gen, template_id) SELECT ?, id FROM fp_index_templates WHERE {where}",
+            (gen, *params),
+        )
+        tx.execute("DELETE FROM fp_index_deleted WHERE gen <= ?", (gen - TOMBSTONE_GENERATIONS,))
 
     def _create_ann(self, tx: Tx) -> None:
         tx.execute(
@@ -278,10 +306,11 @@ class MemberIndex:
             f"ef_construction = {self.hnsw_ef_construction})"
         )
 
-    def _changed(self, tx: Tx, delta_templates: int) -> None:
+    @staticmethod
+    def _changed(tx: Tx, gen: int, delta_templates: int) -> None:
         tx.execute(
-            "UPDATE fp_index_model SET generation = generation + 1, templates = templates + ? WHERE id = 1",
-            (int(delta_templates),),
+            "UPDATE fp_index_model SET generation = ?, templates = templates + ? WHERE id = 1",
+            (gen, int(delta_templates)),
         )
 
     def _blob(self, vector: np.ndarray) -> Any:
@@ -317,31 +346,33 @@ class MemberIndex:
         t = _now(now)
 
         def step(tx: Tx) -> int:
-            self._check_model(tx, m, emb.shape[1], bind=True, now=t)
+            gen = self._check_model(tx, m, emb.shape[1], now=t)
             tx.execute(
-                "INSERT INTO fp_index_members (member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (member_id) DO NOTHING",
-                (member_id, status or "active", t, t),
+                "INSERT INTO fp_index_members (member_id, status, created_at, updated_at, changed_gen) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (member_id) DO NOTHING",
+                (member_id, status or "active", t, t, gen),
             )
             if status is not None:
                 tx.execute(
-                    "UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id)
+                    "UPDATE fp_index_members SET status = ?, updated_at = ?, changed_gen = ? WHERE member_id = ?",
+                    (status, t, gen, member_id),
                 )
             replaced = 0
             for p in photos:
+                self._tombstone(tx, gen, "member_id = ? AND photo_id = ?", (member_id, p))
                 replaced += tx.execute(
                     "DELETE FROM fp_index_templates WHERE member_id = ? AND photo_id = ?", (member_id, p)
                 )
             tx.executemany(
-                "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) VALUES (?, ?, ?, ?)",
-                [(member_id, p, self._blob(emb[i]), t) for i, p in enumerate(photos)],
+                "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at, gen) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(member_id, p, self._blob(emb[i]), t, gen) for i, p in enumerate(photos)],
             )
-            self._changed(tx, len(photos) - replaced)
+            self._changed(tx, gen, len(photos) - replaced)
             self._audit(tx, t, self._actor(actor), "enroll", member_id, templates=len(photos), replaced=replaced)
             return len(photos)
 
         n = self.store.run(step)
-        self._gallery = None
         return n
 
     def bulk_load(
@@ -355,12 +386,14 @@ class MemberIndex:
         actor: str | None = None,
         batch: int = 20_000,
         rebuild_ann: bool = False,
+        build_ann: bool = True,
         now: float | None = None,
     ) -> int:
         """Load many *new* templates (batch enrolment, a model migration): one transaction
         per ``batch``; a (member, photo) already enrolled fails its whole batch. With
         ``rebuild_ann`` (PostgreSQL) the HNSW index is dropped first and built once at the
-        end, much faster than maintaining it row by row. Returns templates loaded."""
+        end (``build_ann=False`` leaves that to a later :meth:`build_ann` call), much faster
+        than maintaining it row by row. Returns templates loaded."""
         emb = _as_embeddings(embeddings)
         if not (len(member_ids) == len(photo_ids) == emb.shape[0]):
             raise InvalidArgument("member_ids, photo_ids and embeddings differ in length")
@@ -378,34 +411,35 @@ class MemberIndex:
             chunk = emb[start:stop]
 
             def step(tx: Tx, mids: list[str] = mids, pids: list[str] = pids, chunk: np.ndarray = chunk) -> int:
-                self._check_model(tx, m, chunk.shape[1], bind=True, now=t)
+                gen = self._check_model(tx, m, chunk.shape[1], now=t)
                 if pg and rebuild_ann:
                     tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw")  # bind may have created it
                 tx.executemany(
-                    "INSERT INTO fp_index_members (member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (member_id) DO NOTHING",
-                    [(x, status, t, t) for x in dict.fromkeys(mids)],
+                    "INSERT INTO fp_index_members (member_id, status, created_at, updated_at, changed_gen) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (member_id) DO NOTHING",
+                    [(x, status, t, t, gen) for x in dict.fromkeys(mids)],
                 )
                 if pg:
                     with tx.raw.cursor().copy(
-                        "COPY fp_index_templates (member_id, photo_id, embedding, enrolled_at) FROM STDIN WITH (FORMAT BINARY)"
+                        "COPY fp_index_templates (member_id, photo_id, embedding, enrolled_at, gen) "
+                        "FROM STDIN WITH (FORMAT BINARY)"
                     ) as copy:
-                        copy.set_types(["text", "text", "vector", "float8"])
+                        copy.set_types(["text", "text", "vector", "float8", "int8"])
                         for i in range(len(mids)):
-                            copy.write_row((mids[i], pids[i], chunk[i], t))
+                            copy.write_row((mids[i], pids[i], chunk[i], t, gen))
                 else:
                     tx.executemany(
-                        "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at) VALUES (?, ?, ?, ?)",
-                        [(mids[i], pids[i], chunk[i].tobytes(), t) for i in range(len(mids))],
+                        "INSERT INTO fp_index_templates (member_id, photo_id, embedding, enrolled_at, gen) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(mids[i], pids[i], chunk[i].tobytes(), t, gen) for i in range(len(mids))],
                     )
-                self._changed(tx, len(mids))
+                self._changed(tx, gen, len(mids))
                 self._audit(tx, t, self._actor(actor), "bulk_load", None, templates=len(mids))
                 return len(mids)
 
             loaded += self.store.run(step, retries=0)
-        if pg and rebuild_ann:
+        if pg and rebuild_ann and build_ann:
             self.build_ann()
-        self._gallery = None
         return loaded
 
     def build_ann(self, *, maintenance_work_mem: str = "1GB") -> None:
@@ -430,17 +464,17 @@ class MemberIndex:
         t = _now(now)
 
         def step(tx: Tx) -> None:
-            self._bound(tx, lock=True)
+            gen = self._lock(tx)
             n = tx.execute(
-                "UPDATE fp_index_members SET status = ?, updated_at = ? WHERE member_id = ?", (status, t, member_id)
+                "UPDATE fp_index_members SET status = ?, updated_at = ?, changed_gen = ? WHERE member_id = ?",
+                (status, t, gen, member_id),
             )
             if n == 0:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
-            self._changed(tx, 0)
+            self._changed(tx, gen, 0)
             self._audit(tx, t, self._actor(actor), "set_status", member_id, status=status)
 
         self.store.run(step)
-        self._gallery = None
 
     def remove(
         self, member_id: str, *, actor: str | None = None, compact: bool = True, now: float | None = None
@@ -452,17 +486,17 @@ class MemberIndex:
         t = _now(now)
 
         def step(tx: Tx) -> int:
-            self._bound(tx, lock=True)
+            gen = self._lock(tx)
             if tx.one("SELECT 1 FROM fp_index_members WHERE member_id = ?", (member_id,)) is None:
                 raise UnknownMember(f"member {member_id!r} is not enrolled", member_id=member_id)
+            self._tombstone(tx, gen, "member_id = ?", (member_id,))
             n = tx.execute("DELETE FROM fp_index_templates WHERE member_id = ?", (member_id,))
             tx.execute("DELETE FROM fp_index_members WHERE member_id = ?", (member_id,))
-            self._changed(tx, -n)
+            self._changed(tx, gen, -n)
             self._audit(tx, t, self._actor(actor), "remove", member_id, templates=n)
             return n
 
         n = self.store.run(step)
-        self._gallery = None
         if compact:
             self.store.compact()
         return n
@@ -481,18 +515,18 @@ class MemberIndex:
         cut = _cutoff(older_than, t)
 
         def step(tx: Tx) -> int:
-            self._bound(tx, lock=True)
+            gen = self._lock(tx)
+            self._tombstone(tx, gen, "enrolled_at < ?", (cut,))
             n = tx.execute("DELETE FROM fp_index_templates WHERE enrolled_at < ?", (cut,))
             gone = tx.execute(
                 "DELETE FROM fp_index_members WHERE NOT EXISTS "
                 "(SELECT 1 FROM fp_index_templates t WHERE t.member_id = fp_index_members.member_id)"
             )
-            self._changed(tx, -n)
+            self._changed(tx, gen, -n)
             self._audit(tx, t, self._actor(actor), "purge", None, templates=n, members=gone, cutoff=cut)
             return n
 
         n = self.store.run(step)
-        self._gallery = None
         if compact and n:
             self.store.compact()
         return n
@@ -552,6 +586,8 @@ class MemberIndex:
             raise CalibrationUnavailable(f"no impostor score distribution ships for {m}: pass threshold=")
         if threshold is not None and not (isinstance(threshold, int | float) and -1.0 <= threshold <= 1.0):
             raise InvalidArgument("threshold is a cosine similarity within [-1, 1]")
+        if target_fpir is not None and not (isinstance(target_fpir, int | float) and 0.0 < target_fpir < 1.0):
+            raise InvalidArgument("target_fpir must be within (0, 1)")
 
         if self.backend == "sqlite":
             rows, gallery_size = self._search_exact(q, m, k, wanted, excluded)
@@ -567,7 +603,7 @@ class MemberIndex:
                 dist.threshold(f, gallery_size), f, gallery_size, str(dist.provenance.get("summary", "shipped"))
             )
         strong = dist.threshold(thr.target_fpir / 10, gallery_size) if (dist and thr.target_fpir) else None
-        candidates = []
+        candidates: list[Candidate] = []
         for member_id, photo_id, status, sim in rows:
             band: Band = (
                 "below" if sim < thr.value else ("strong" if strong is not None and sim >= strong else "review")
@@ -599,62 +635,132 @@ class MemberIndex:
             elapsed_ms=(time.perf_counter() - t0) * 1000,
         )
 
-    def _load_gallery(self, m: ModelId, dim: int) -> tuple[_Gallery | None, int]:
-        """The cached gallery, reloaded when the database's generation moved (a write by
-        this or any other process)."""
+    def _load_gallery(self, m: ModelId, dim: int) -> _Gallery | None:
+        """The cached gallery, brought up to the database's generation: changes since the
+        cached generation (new rows, deleted ids, status changes; by this or any other
+        process) are applied; a cache older than the kept tombstones is reloaded."""
 
-        def read_meta(tx: Tx) -> tuple[ModelId | None, int | None, int, int]:
-            return self._bound(tx)
-
-        bound, bound_dim, generation, _ = self.store.run(read_meta, write=False)
-        if bound is None:
-            return None, 0
-        if bound != m or bound_dim != dim:
-            raise ModelMismatch(
-                f"the index holds {bound_dim}-D templates of {bound}; the query is a {dim}-D embedding of {m}",
-                index_model=bound.name,
-                given_model=m.name,
-            )
-        with self._gallery_lock:
+        def sync(tx: Tx) -> _Gallery | None:
+            bound, bound_dim, generation, _ = self._bound(tx)
+            if bound is None:
+                return None
+            if bound != m or bound_dim != dim:
+                raise ModelMismatch(
+                    f"the index holds {bound_dim}-D templates of {bound}; the query is a {dim}-D embedding of {m}",
+                    index_model=bound.name,
+                    given_model=m.name,
+                )
             g = self._gallery
             if g is not None and g.generation == generation:
-                return g, generation
+                return g
+            if g is None or g.generation < generation - TOMBSTONE_GENERATIONS + 1 or g.buffer.shape[1] != dim:
+                return self._full_load(tx, generation, dim)
+            return self._catch_up(tx, g, generation)
 
-            def read_all(tx: Tx) -> _Gallery:
-                gen = int(tx.scalar("SELECT generation FROM fp_index_model WHERE id = 1"))
-                members = tx.query("SELECT member_id, status FROM fp_index_members ORDER BY member_id")
-                pos = {mid: i for i, (mid, _) in enumerate(members)}
-                rows = tx.query("SELECT member_id, photo_id, embedding FROM fp_index_templates ORDER BY id")
-                matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-                return _Gallery(
-                    generation=gen,
-                    matrix=matrix,
-                    member_of=np.fromiter((pos[r[0]] for r in rows), dtype=np.int32, count=len(rows)),
-                    photo_ids=[r[1] for r in rows],
-                    members=[r[0] for r in members],
-                    statuses=[r[1] for r in members],
-                )
-
-            t0 = time.perf_counter()
-            g = self.store.run(read_all, write=False)
-            logger.info(
-                "loaded %d templates for exact search in %.0f ms", g.matrix.shape[0], (time.perf_counter() - t0) * 1000
-            )
+        with self._gallery_lock:
+            g = self.store.run(sync, write=False)
             self._gallery = g
-            return g, g.generation
+            return g
+
+    @staticmethod
+    def _full_load(tx: Tx, generation: int, dim: int) -> _Gallery:
+        t0 = time.perf_counter()
+        members = tx.query("SELECT member_id, status FROM fp_index_members")
+        pos = {mid: i for i, (mid, _) in enumerate(members)}
+        rows = tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates ORDER BY id")
+        n = len(rows)
+        buffer = np.empty((n + n // 8 + 1024, dim), np.float32)
+        buffer[:n] = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(n, dim)
+        g = _Gallery(
+            generation=generation,
+            buffer=buffer,
+            n=n,
+            ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
+            alive=np.ones(n, bool),
+            dead=0,
+            member_of=np.fromiter((pos[r[1]] for r in rows), dtype=np.int32, count=n),
+            photo_ids=[r[2] for r in rows],
+            members=[r[0] for r in members],
+            member_pos=pos,
+            statuses=[r[1] for r in members],
+        )
+        logger.info("loaded %d templates for exact search in %.0f ms", n, (time.perf_counter() - t0) * 1000)
+        return g
+
+    @staticmethod
+    def _catch_up(tx: Tx, g: _Gallery, generation: int) -> _Gallery:
+        dead_ids = np.array(
+            [r[0] for r in tx.query("SELECT template_id FROM fp_index_deleted WHERE gen > ?", (g.generation,))],
+            dtype=np.int64,
+        )
+        # no ORDER BY: with it SQLite walks the whole table in id order instead of the gen index
+        new = sorted(
+            tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates WHERE gen > ?", (g.generation,))
+        )
+        changed = tx.query("SELECT member_id, status FROM fp_index_members WHERE changed_gen > ?", (g.generation,))
+        alive, dead = g.alive, g.dead
+        if dead_ids.size:
+            at = np.searchsorted(g.ids, dead_ids)
+            inside = at < g.n
+            at, wanted_ids = at[inside], dead_ids[inside]
+            at = at[g.ids[at] == wanted_ids]  # ids added and deleted since the cache was made are not in it
+            alive = alive.copy()
+            alive[at] = False
+            dead = int(g.n - alive.sum())
+        members, member_pos, statuses = g.members, g.member_pos, list(g.statuses)
+        for mid, status in changed:
+            if mid not in member_pos:
+                member_pos[mid] = len(members)
+                members.append(mid)
+                statuses.append(status)
+            else:
+                statuses[member_pos[mid]] = status
+        buffer, n, k = g.buffer, g.n, len(new)
+        ids, member_of, photo_ids = g.ids, g.member_of, g.photo_ids
+        if k:
+            if n + k > buffer.shape[0]:
+                grown = np.empty((max(2 * buffer.shape[0], n + k), buffer.shape[1]), np.float32)
+                grown[:n] = buffer[:n]
+                buffer = grown
+            buffer[n : n + k] = np.frombuffer(b"".join(r[3] for r in new), dtype=np.float32).reshape(k, -1)
+            ids = np.concatenate([ids, np.fromiter((r[0] for r in new), dtype=np.int64, count=k)])
+            member_of = np.concatenate(
+                [member_of, np.fromiter((member_pos[r[1]] for r in new), dtype=np.int32, count=k)]
+            )
+            photo_ids = photo_ids + [r[2] for r in new]
+            alive = np.concatenate([alive, np.ones(k, bool)])
+        out = _Gallery(generation, buffer, n + k, ids, alive, dead, member_of, photo_ids, members, member_pos, statuses)
+        if out.dead > max(256, out.n // 4):  # drop deleted rows from memory
+            keep = out.alive
+            out = _Gallery(
+                generation,
+                out.matrix[keep].copy(),
+                int(keep.sum()),
+                out.ids[keep],
+                np.ones(int(keep.sum()), bool),
+                0,
+                out.member_of[keep],
+                [p for p, a in zip(out.photo_ids, keep, strict=True) if a],
+                members,
+                member_pos,
+                statuses,
+            )
+        return out
 
     def _search_exact(
         self, q: np.ndarray, m: ModelId, k: int, wanted: set[str] | None, excluded: set[str]
     ) -> tuple[list[tuple[str, str, str, float]], int]:
-        g, _ = self._load_gallery(m, q.shape[0])
-        if g is None or g.matrix.shape[0] == 0:
+        g = self._load_gallery(m, q.shape[0])
+        if g is None or g.n - g.dead == 0:
             return [], 0
-        n = g.matrix.shape[0]
+        n = g.n
         scores = g.matrix @ q
+        if g.dead:
+            scores[~g.alive] = -np.inf
         if wanted is not None or excluded:
             allowed = np.array(
                 [
-                    (wanted is None or s in wanted) and mid not in excluded
+                    s is not None and (wanted is None or s in wanted) and mid not in excluded
                     for mid, s in zip(g.members, g.statuses, strict=True)
                 ]
             )
@@ -673,11 +779,11 @@ class MemberIndex:
                 if mi in seen:
                     continue
                 seen.add(mi)
-                out.append((g.members[mi], g.photo_ids[i], g.statuses[mi], s))
+                out.append((g.members[mi], g.photo_ids[i], g.statuses[mi] or "", s))
                 if len(out) == k:
                     break
             if len(out) == k or take >= n:
-                return out, n
+                return out, n - g.dead
             take = min(n, take * 4)
 
     def _search_hnsw(
@@ -704,7 +810,7 @@ class MemberIndex:
                     "ORDER BY t.embedding <=> ? LIMIT ?",
                     (q, q, limit),
                 )
-                status = dict(
+                status: dict[str, str] = dict(
                     tx.query(
                         "SELECT member_id, status FROM fp_index_members WHERE member_id = ANY(?)",
                         (list({r[0] for r in rows}),),

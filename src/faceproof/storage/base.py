@@ -183,7 +183,8 @@ class Store(ABC):
             if current != schema.version:
                 tx.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (component, version, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (component) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    "ON CONFLICT (component) DO UPDATE SET "
+                    "version = excluded.version, updated_at = excluded.updated_at",
                     (schema.name, schema.version, time.time()),
                 )
             return schema.version

