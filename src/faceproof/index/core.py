@@ -4,6 +4,11 @@ remove a member for good, purge by age.
 Results are *candidates for human review*, never a decision to ban anyone: each carries
 its similarity, the photo it matched, a band and the expected false-positive
 identification rate (FPIR) of a threshold at its similarity for the current gallery size.
+
+Why this module is long (~790 lines): one class, :class:`MemberIndex`, whose every write
+and read is one transaction written once for two backends (SQLite with an exact numpy
+gallery kept in step with other processes' writes, PostgreSQL with pgvector HNSW); the
+result types and the gallery cache belong to it. Split it when a third backend arrives.
 """
 
 from __future__ import annotations
