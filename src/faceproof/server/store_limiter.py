@@ -27,7 +27,7 @@ import math
 import threading
 import time
 
-from ..storage import Migration, Schema, StorageError, Store, Tx, open_store
+from ..storage import Migration, Schema, StorageError, StorageUnavailable, Store, Tx, open_store
 from .errors import RateLimited
 from .security import RateLimiter
 
@@ -93,6 +93,8 @@ class StoreRateLimiter:
 
     def _ready_store(self) -> Store:
         with self._lock:
+            if time.monotonic() < self._down_until:  # another request found it down while this one waited
+                raise StorageUnavailable("the rate limit store was unavailable moments ago")
             if self._store is None:
                 assert self._url is not None
                 self._store = open_store(self._url)
