@@ -32,6 +32,8 @@ from .routes import router as v1_router
 from .security import API_KEY_HEADER, KeyRing, RateLimiter, authenticate
 from .settings import ServiceSettings
 from .state import ServiceState, deadline_of, error_response, request_id_of, service_of
+from .store_limiter import StoreRateLimiter
+from .store_limiter import take as take_token
 from .workers import build_worker
 
 __all__ = ["ServiceState", "app_from_env", "create_app", "deadline_of", "request_id_of", "service_of"]
@@ -68,7 +70,7 @@ async def guard_v1(request: Request) -> None:
     svc = service_of(request)
     key_id = _key_id(request)
     state_of(request.scope)["key_id"] = key_id  # who acts, for audit rows (an id, never the key)
-    svc.limiter.take(f"key:{key_id}" if key_id else f"addr:{_client_of(request)}")
+    await take_token(svc.limiter, f"key:{key_id}" if key_id else f"addr:{_client_of(request)}")
     if not svc.ready:
         if svc.warmup_error is not None:
             raise ServiceNotReady(f"the models failed to load: {svc.warmup_error.message}", retry_after=30)
@@ -126,6 +128,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             state._warmup_task.cancel()
         await asyncio.to_thread(state.pool.shutdown)
         state.close_index()
+        if isinstance(state.limiter, StoreRateLimiter):
+            await asyncio.to_thread(state.limiter.close)
         if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
             import cv2
 
@@ -133,6 +137,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 # ------------------------------------------------------------------ the app
+
+
+def _limiter(settings: ServiceSettings) -> RateLimiter | StoreRateLimiter:
+    """In the store when there is one (one limit for all replicas sharing it), else in memory."""
+    if settings.store_url is not None and settings.rate_limit > 0:
+        return StoreRateLimiter(settings.store_url, settings.rate_limit, settings.rate_bucket)
+    return RateLimiter(settings.rate_limit, settings.rate_bucket)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -153,7 +164,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings=settings,
         reference=build_worker(0, settings),
         keyring=KeyRing(settings.api_keys),
-        limiter=RateLimiter(settings.rate_limit, settings.rate_bucket),
+        limiter=_limiter(settings),
         policy=policy,
         auth_failures=RateLimiter(settings.auth_failure_limit, settings.auth_failure_burst),
     )

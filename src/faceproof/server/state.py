@@ -23,6 +23,7 @@ from .middleware import envelope, error_headers, state_of
 from .pool import InferencePool
 from .security import KeyRing, RateLimiter
 from .settings import ServiceSettings
+from .store_limiter import StoreRateLimiter
 from .workers import Worker
 
 __all__ = ["ServiceState", "deadline_of", "error_response", "request_id_of", "service_of"]
@@ -33,7 +34,7 @@ class ServiceState:
     settings: ServiceSettings
     reference: Worker  # the pool's first worker; its immutable metadata (names, thresholds) describes the service
     keyring: KeyRing
-    limiter: RateLimiter
+    limiter: RateLimiter | StoreRateLimiter  # StoreRateLimiter: shared by the replicas of one store
     policy: Policy = field(default_factory=Policy.default)  # check-profile's knobs (FACEPROOF_POLICY)
     #: wrong or missing API keys per client address (guessing keys is rate-limited)
     auth_failures: RateLimiter = field(default_factory=lambda: RateLimiter(0.0, 1))
