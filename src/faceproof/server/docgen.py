@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .index_routes import ENROL_SPEC, SEARCH_SPEC
 from .inputs import RequestSpec
 from .profile_routes import check_profile_spec
 from .routes import DISTINGUISH_SPEC, FACES_SPEC, VERIFY_SPEC
@@ -34,6 +35,8 @@ def endpoint_specs() -> list[tuple[str, RequestSpec]]:
         ("POST /v1/check-profile", check_profile_spec(ServiceSettings().max_photos)),
         ("POST /v1/distinguish", DISTINGUISH_SPEC),
         ("POST /v1/faces", FACES_SPEC),
+        ("POST /v1/index/members/{member_id}/faces", ENROL_SPEC),
+        ("POST /v1/index/search", SEARCH_SPEC),
     ]
 
 
