@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from faceproof.evaluation.calibrate import calibrate_scores, weights_sha256
 from faceproof.evaluation import ClientConfig, embed_images, load_pairs, pair_distances
+from faceproof.evaluation.calibrate import calibrate_scores, weights_sha256
 
 
 def _builtin_entry(model: str, metric: str) -> dict:
