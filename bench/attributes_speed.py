@@ -1,6 +1,11 @@
 """Cost of the gender/age test-time augmentation: milliseconds per face for the attribute
 model alone (chips + both networks), seed configuration vs shipped, on the first 200 faces
-of utkface_dev (one ONNX Runtime thread, the median of 3 passes).
+of utkface_dev (one ONNX Runtime thread), next to SFace's embedding of the same faces
+(align + forward, flip TTA on as shipped; OpenCV's default threads) as the yardstick.
+
+The configurations take turns pass by pass (3 passes each, rotating order) and the ratios
+are the median of the per-pass ratios, so the load of the shared machine falls on all of
+them alike; the absolute milliseconds move with that load.
 
     flock /tmp/faceproof-cpu.lock python bench/attributes_speed.py
 """
@@ -9,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from faceproof import FaceProof
@@ -18,6 +26,8 @@ from faceproof.errors import FaceProofError
 from faceproof.runtime.attributes import AgeGenderModel
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from speed import machine_facts  # noqa: E402
 
 
 def main() -> None:
@@ -38,22 +48,45 @@ def main() -> None:
         faces = fp.detect(image)
         if faces:
             samples.append((image, faces[:1]))
-    configs = {
-        "seed (padding 0.2, no mirror)": AgeGenderModel(paddings=(0.2,), flip=False),
-        "shipped (3 paddings x mirror)": AgeGenderModel(),
+    embedder = FaceProof(attributes=(), flip=True)
+    embedder.warmup()
+    configs: dict[str, Callable[..., object]] = {
+        "seed (padding 0.2, no mirror)": AgeGenderModel(paddings=(0.2,), flip=False).predict,
+        "shipped (3 paddings x mirror)": AgeGenderModel().predict,
+        "yardstick: SFace embed, flip TTA (align + 2 forwards)": embedder.pipeline.embed,
     }
-    print(f"| configuration | ms per face (attribute model only, {len(samples)} faces) |")
-    print("|---|---|")
-    for name, model in configs.items():
-        model.load()
-        model.predict(*samples[0])
-        runs = []
-        for _ in range(3):
+    facts = machine_facts()
+    load0 = os.getloadavg()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    names = list(configs)
+    for fn in configs.values():
+        fn(*samples[0])
+    runs: dict[str, list[float]] = {n: [] for n in names}
+    for p in range(3):
+        for name in names[p % len(names) :] + names[: p % len(names)]:
+            fn = configs[name]
             start = time.perf_counter()
             for image, faces in samples:
-                model.predict(image, faces)
-            runs.append((time.perf_counter() - start) * 1000 / len(samples))
-        print(f"| {name} | {statistics.median(runs):.1f} |")
+                fn(image, faces)
+            runs[name].append((time.perf_counter() - start) * 1000 / len(samples))
+    load1 = os.getloadavg()
+    print(
+        f"{date}; commit {facts['commit']}; {facts['nproc']} x {facts['cpu_model']}; load average (1/5/15 min) "
+        f"at start {'/'.join(f'{x:.1f}' for x in load0)}, at end {'/'.join(f'{x:.1f}' for x in load1)}\n"
+    )
+    print(f"| configuration | ms per face ({len(samples)} faces, median of 3 passes) |")
+    print("|---|---|")
+    for name in names:
+        print(f"| {name} | {statistics.median(runs[name]):.1f} |")
+
+    def ratio(a: str, b: str) -> str:
+        rs = sorted(x / y for x, y in zip(runs[a], runs[b], strict=True))
+        return f"{statistics.median(rs):.2f} (per pass {', '.join(f'{x:.2f}' for x in rs)})"
+
+    print("\n| ratio, same passes | value |\n|---|---|")
+    print(f"| shipped / seed | {ratio(names[1], names[0])} |")
+    print(f"| shipped gender + age / SFace embed with flip, per face | {ratio(names[1], names[2])} |")
+    print(f"| seed gender + age / SFace embed with flip, per face | {ratio(names[0], names[2])} |")
 
 
 if __name__ == "__main__":

@@ -16,14 +16,14 @@ from collections import Counter
 from pathlib import Path
 
 STAGES = [
-    ("YuNet forward (detect)", "_run (faceproof/detect.py"),
-    ("SFace forward (embed)", "embed_chips (faceproof/embed.py"),
-    ("image decode (Pillow)", "decode_image (faceproof/io.py"),
-    ("detect: resize, pad, NMS, boxes (Python + OpenCV)", "detect (faceproof/detect.py"),
-    ("align (warp)", "norm_crop (faceproof/align.py"),
-    ("compare", "compare_faces (faceproof/verify.py"),
+    ("YuNet forward (detect)", "_run (faceproof/runtime/detect.py"),
+    ("SFace forward (embed)", "embed_chips (faceproof/runtime/embed.py"),
+    ("image decode (Pillow)", "decode_image (faceproof/runtime/io.py"),
+    ("detect: resize, pad, NMS, boxes (Python + OpenCV)", "detect (faceproof/runtime/detect.py"),
+    ("align (warp)", "norm_crop (faceproof/runtime/align.py"),
+    ("compare", "compare_faces (faceproof/runtime/verify.py"),
     ("test-image preparation (not verify)", "jpeg_at (speed.py"),
-    ("model load / warm-up (not verify)", "warmup (faceproof/client.py"),
+    ("model load / warm-up (not verify)", "warmup (faceproof/runtime/pipeline.py"),
 ]
 
 

@@ -1,19 +1,33 @@
 """Speed and memory of faceproof on this machine, and the face_recognition package on the
-same images in the same run.
+same images in the same run, measured **side by side**.
 
-Measures: model load time (fresh process); per-stage latency p50/p95 (decode, detect at
-640 and 2,000 px, align, embed with and without flip TTA, gender+age, dlib embed);
-end-to-end ``verify`` of two 640-px single-face photos p50/p95; throughput in images/s
-(``represent``: decode + detect + align + embed) with 1 and 2 threads, 2 processes, and
-SFace batching; peak RSS with the gender model loaded; and face_recognition (dlib HOG +
-ResNet) on the same 640-px images, run from its own virtualenv.
+The machine is shared and its load moves absolute times by far more than the differences
+being measured, so every comparison here is interleaved: the configurations being compared
+take turns call by call (latency) or pass by pass (throughput), each turn in a rotating
+order, and a ratio is the median over turns of the per-turn ratio (with its interquartile
+range). The ratios are what the documentation leads with; the absolute times are printed
+too, with the date, the commit, the CPU and the load average before and after.
 
-Run by hand, alone on the machine as far as possible (under the shared CPU lock):
+Measures:
+
+* per-stage latency p50/p95 (decode, detect at 640 and 2,000 px, align, embed with and
+  without flip TTA, gender+age, dlib embed), interleaved;
+* ``verify`` of two 640-px single-face photos, flip on vs flip off (and face_recognition's
+  verify-equivalent when ``--fr-python`` is given), interleaved, with the share of each
+  verify spent in decode / detect / embed (from the result's own ``timings_ms``);
+* throughput in images/s (``represent``: decode + detect + align + embed) with OpenCV on
+  1 vs 2 threads, flip on vs off, 2 threads sharing one ``FaceProof``, 2 processes, and
+  face_recognition in 1 and 2 processes: one pass each per round, rotating;
+* SFace batch 1 vs batch 8 (interleaved); model load time and peak RSS (fresh processes).
+
+Run by hand, under the shared CPU lock, from the repository root:
 
     flock /tmp/faceproof-cpu.lock python bench/speed.py --fr-python /path/to/fr-venv/bin/python \
         --json docs/performance.json
 
-It prints the tables of docs/performance.md.
+``--fr-python`` is the python of a virtualenv with face_recognition installed (see
+docs/performance.md for how to build it from PyPI without compiling dlib); without it the
+face_recognition rows are skipped. It prints the tables of docs/performance.md.
 
 The images are the licensed test photos with one face each, resized to 640 px (long
 side) and re-encoded as JPEG in memory, so decoding is part of the measurement.
@@ -38,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
 
 SINGLE_FACE_640 = [
     "pytopenface/obama1.jpg",
@@ -65,20 +81,37 @@ def jpeg_at(path: Path, long_side: int) -> bytes:
     return buf.getvalue()
 
 
-def timed(fn: Callable[[], Any], repeat: int, warmup: int = 2) -> dict[str, float]:
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def summary(ts: list[float]) -> dict[str, float]:
+    return {"p50_ms": statistics.median(ts), "p95_ms": pct(ts, 0.95), "n": len(ts)}
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Milliseconds per call of each function, the functions taking turns: turn i runs them
+    all once, starting at a different one each turn, so slow and fast moments of the
+    machine fall on every configuration alike."""
+    names = list(fns)
     for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000.0)
-    ts.sort()
-    return {
-        "p50_ms": statistics.median(ts),
-        "p95_ms": ts[min(len(ts) - 1, round(0.95 * (len(ts) - 1)))],
-        "n": len(ts),
-    }
+        for n in names:
+            fns[n]()
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(repeat):
+        k = i % len(names)
+        for n in names[k:] + names[:k]:
+            t = time.perf_counter()
+            fns[n]()
+            out[n].append((time.perf_counter() - t) * 1000.0)
+    return out
+
+
+def paired_ratio(a: list[float], b: list[float]) -> dict[str, float]:
+    """a/b per turn: median and interquartile range (a and b measured in the same turns)."""
+    r = [x / y for x, y in zip(a, b, strict=True)]
+    return {"median": statistics.median(r), "q25": pct(r, 0.25), "q75": pct(r, 0.75), "n": len(r)}
 
 
 def run_python(code: str, python: str = sys.executable) -> dict[str, Any]:
@@ -86,6 +119,33 @@ def run_python(code: str, python: str = sys.executable) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine_facts() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "bench"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if dirty:
+            commit += "+uncommitted changes in src/ or bench/"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return {"commit": commit, "nproc": os.cpu_count(), "cpu_model": cpu}
 
 
 LOAD_CODE = textwrap.dedent(
@@ -118,59 +178,77 @@ RSS_CODE = textwrap.dedent(
     """
 )
 
-FR_CODE = textwrap.dedent(
+# A face_recognition worker in its own virtualenv that waits for commands on stdin, so its
+# passes can take turns with faceproof's in the same run:
+#   "1"    one pass over the images in this process -> {"s": seconds, "found": faces found}
+#   "2"    one pass over the images in a pool of 2 processes -> {"s": seconds}
+#   "v I"  verify-equivalent of images I and I+1 (two represents, one distance) -> {"ms": ...}
+#   "q"    quit
+FR_WORKER = textwrap.dedent(
     """
-    import io, json, statistics, sys, time
-    import numpy as np
+    import io, json, sys, time, multiprocessing
     import face_recognition
-    from PIL import Image
     paths = json.loads(sys.argv[1])
     datas = [open(p, "rb").read() for p in paths]
     def represent(data):
         img = face_recognition.load_image_file(io.BytesIO(data))
         boxes = face_recognition.face_locations(img)  # HOG, 1 upsample (the package default)
         return face_recognition.face_encodings(img, boxes)
+    def found(data):
+        return len(represent(data)) > 0
     for d in datas[:2]:
         represent(d)
-    ts = []
-    found = 0
-    t0 = time.perf_counter()
-    for _ in range({rounds}):
-        for d in datas:
-            t = time.perf_counter(); found += len(represent(d)) > 0; ts.append((time.perf_counter() - t) * 1000)
-    total = time.perf_counter() - t0
-    vts = []
-    for i in range(len(datas) - 1):
+    pool = multiprocessing.get_context("fork").Pool(2)
+    pool.map(found, datas[:4])
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "q":
+            break
         t = time.perf_counter()
-        e1, e2 = represent(datas[i]), represent(datas[i + 1])
-        if e1 and e2:
-            face_recognition.face_distance(e1, e2[0])
-        vts.append((time.perf_counter() - t) * 1000)
-    import multiprocessing
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        pool.map(represent, datas[:4])
-        t0 = time.perf_counter()
-        pool.map(represent, datas * {rounds})
-        total2 = time.perf_counter() - t0
-    ts.sort()
-    print(json.dumps({{"images_per_s_2proc": len(datas) * {rounds} / total2,
-                      "images_per_s": len(ts) / total, "p50_ms": statistics.median(ts),
-                      "p95_ms": ts[int(round(0.95 * (len(ts) - 1)))], "found": found, "n": len(ts),
-                      "verify_p50_ms": statistics.median(vts)}}))
+        if cmd[0] == "1":
+            n = sum(found(d) for d in datas)
+            out = {"s": time.perf_counter() - t, "found": n}
+        elif cmd[0] == "2":
+            n = sum(pool.map(found, datas))
+            out = {"s": time.perf_counter() - t, "found": n}
+        else:
+            i = int(cmd[1]) % len(datas)
+            e1, e2 = represent(datas[i]), represent(datas[(i + 1) % len(datas)])
+            if e1 and e2:
+                face_recognition.face_distance(e1, e2[0])
+            out = {"ms": (time.perf_counter() - t) * 1000}
+        print(json.dumps(out), flush=True)
+    pool.close()
     """
 )
 
 
-def throughput(fn: Callable[[bytes], Any], datas: list[bytes], rounds: int, threads: int = 1) -> float:
-    work = datas * rounds
-    t = time.perf_counter()
-    if threads == 1:
-        for d in work:
-            fn(d)
-    else:
-        with ThreadPoolExecutor(threads) as ex:
-            list(ex.map(fn, work))
-    return len(work) / (time.perf_counter() - t)
+class FRWorker:
+    def __init__(self, python: str, paths: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [python, "-c", FR_WORKER, json.dumps(paths)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.ask("")  # wait for "ready"
+
+    def ask(self, cmd: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if cmd:
+            self.proc.stdin.write(cmd + "\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the face_recognition worker stopped (see its stderr above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("q\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 _proc_fp: Any = None
@@ -191,25 +269,15 @@ def _proc_represent(data: bytes) -> int:
     return len(_proc_fp.represent(data))
 
 
-def process_throughput(datas: list[bytes], rounds: int) -> float:
-    """Images/s of two worker processes (spawned, models loaded and warmed up before timing)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=ctx, initializer=_proc_init) as ex:
-        list(ex.map(_proc_represent, datas[:4]))
-        work = datas * rounds
-        t = time.perf_counter()
-        list(ex.map(_proc_represent, work))
-        return len(work) / (time.perf_counter() - t)
+def fmt_ratio(r: dict[str, float]) -> str:
+    return f"{r['median']:.2f} (IQR {r['q25']:.2f}–{r['q75']:.2f}, {r['n']} turns)"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared/testdata/photos")
-    ap.add_argument("--repeat", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=3, help="passes over the 10 images for throughput")
+    ap.add_argument("--photos", type=Path, default=REPO.parent / "shared/testdata/photos")
+    ap.add_argument("--repeat", type=int, default=40, help="turns for the latency comparisons")
+    ap.add_argument("--rounds", type=int, default=6, help="turns (passes over the 10 images) for throughput")
     ap.add_argument("--fr-python", default=None, help="python of a virtualenv with face_recognition installed")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -222,9 +290,9 @@ def main() -> None:
 
     res: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": " ".join(["python", *sys.argv]),
         "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": platform.processor() or platform.machine(),
+            **machine_facts(),
             "python": platform.python_version(),
             "opencv": cv2.__version__,
             "opencv_threads_default": cv2.getNumThreads(),
@@ -233,62 +301,221 @@ def main() -> None:
     }
     datas = [jpeg_at(args.photos / p, 640) for p in SINGLE_FACE_640]
     big = jpeg_at(args.photos / GROUP_2000, 2000)
+    r = args.repeat
 
     res["load"] = run_python(LOAD_CODE)
 
     fp = FaceProof(attributes=("gender", "age"), flip=False)
     fp_flip = FaceProof(detector=fp.detector, flip=True, attributes=())
-    fp.warmup()
-    fp_flip.warmup()
+    fp_dlib = FaceProof(model="dlib", detector=fp.detector, attributes=())
+    for c in (fp, fp_flip, fp_dlib):
+        c.warmup()
     img = fp.load_image(datas[0])
     img_big = fp.load_image(big)
-    faces = fp.detect(img)
-    face = faces[0]
+    face = fp.detect(img)[0]
     chip = norm_crop(img, face.landmarks, 112)
-    sface = SFaceRecognizer()
-    sface_flip = SFaceRecognizer(flip=True)
-    st: dict[str, dict[str, float]] = {}
-    r = args.repeat
-    st["decode 640 px JPEG"] = timed(lambda: fp.load_image(datas[0]), r)
-    st["decode 2,000 px JPEG"] = timed(lambda: fp.load_image(big), r // 2)
-    st["detect 640 px (YuNet pyramid)"] = timed(lambda: fp.detector.detect(img), r)
-    st["detect 2,000 px (YuNet pyramid)"] = timed(lambda: fp.detector.detect(img_big), r // 2)
-    st["align (5-point similarity + warp to 112x112)"] = timed(lambda: norm_crop(img, face.landmarks, 112), r)
-    st["embed SFace, 1 face"] = timed(lambda: sface.embed_chips([chip]), r)
-    st["embed SFace + flip TTA, 1 face"] = timed(lambda: sface_flip.embed_chips([chip]), r)
     assert fp.attribute_model is not None
     attr = fp.attribute_model
-    st["gender + age, 1 face"] = timed(lambda: attr.predict(img, [face]), r)
-    fp_dlib = FaceProof(model="dlib", detector=fp.detector, attributes=())
-    fp_dlib.warmup()
-    st["embed dlib ResNet, 1 face"] = timed(lambda: fp_dlib.recognizer.embed(img, [face]), r // 2)
-    res["stages"] = st
 
-    e2e: dict[str, dict[str, float]] = {}
+    # ---------------------------------------------------------------- latency, interleaved
+    stages = {
+        "decode 640 px JPEG": lambda: fp.load_image(datas[0]),
+        "detect 640 px (YuNet pyramid)": lambda: fp.detector.detect(img),
+        "align (5-point similarity + warp to 112x112)": lambda: norm_crop(img, face.landmarks, 112),
+        "embed SFace, 1 face (align + 1 forward)": lambda: fp.pipeline.embed(img, [face]),
+        "embed SFace + flip TTA, 1 face (align + 2 forwards, default)": lambda: fp_flip.pipeline.embed(img, [face]),
+        "gender + age, 1 face (6 chips x 2 networks)": lambda: attr.predict(img, [face]),
+        "embed dlib ResNet, 1 face": lambda: fp_dlib.pipeline.embed(img, [face]),
+    }
+    st = interleaved(stages, r)
+    big_stages = {
+        "decode 2,000 px JPEG": lambda: fp.load_image(big),
+        "detect 2,000 px (YuNet pyramid)": lambda: fp.detector.detect(img_big),
+    }
+    st.update(interleaved(big_stages, r // 2))
+
     pairs = [(datas[i], datas[(i + 1) % len(datas)]) for i in range(len(datas))]
-    it = iter(range(10**9))
+    turn = {"i": 0}
+    shares: dict[str, list[dict[str, float]]] = {"flip on": [], "flip off": []}
 
-    def verify_with(client: FaceProof) -> Callable[[], Any]:
+    def verify_with(client: FaceProof, key: str) -> Callable[[], Any]:
         def run() -> Any:
-            a, b = pairs[next(it) % len(pairs)]
-            return client.verify(a, b)
+            a, b = pairs[turn["i"] % len(pairs)]
+            res_ = client.verify(a, b)
+            shares[key].append(dict(res_.timings_ms))
+            return res_
 
         return run
 
-    e2e["verify two 640-px photos, flip off"] = timed(verify_with(fp), r)
-    e2e["verify two 640-px photos, flip on (default)"] = timed(verify_with(fp_flip), r)
-    res["verify"] = e2e
+    verify_fns: dict[str, Callable[[], Any]] = {
+        "verify two 640-px photos, flip on (default)": verify_with(fp_flip, "flip on"),
+        "verify two 640-px photos, flip off": verify_with(fp, "flip off"),
+    }
+    fr: FRWorker | None = None
+    paths: list[str] = []
+    if args.fr_python:
+        for i, d in enumerate(datas):
+            f = tempfile.NamedTemporaryFile(suffix=f"_{i}.jpg", delete=False)
+            f.write(d)
+            f.close()
+            paths.append(f.name)
+        fr = FRWorker(args.fr_python, paths)
+        worker = fr
+        verify_fns["face_recognition verify-equivalent (2 represents + 1 distance)"] = lambda: worker.ask(
+            f"v {turn['i']}"
+        )
 
-    tp: dict[str, float] = {}
-    cv2.setNumThreads(1)
-    tp["1 thread (OpenCV 1 thread), flip on"] = throughput(fp_flip.represent, datas, args.rounds)
-    cv2.setNumThreads(os.cpu_count() or 2)
-    tp["1 thread (OpenCV 2 threads), flip on"] = throughput(fp_flip.represent, datas, args.rounds)
-    tp["1 thread (OpenCV 2 threads), flip off"] = throughput(fp.represent, datas, args.rounds)
-    tp["2 threads sharing one FaceProof, flip on"] = throughput(fp_flip.represent, datas, args.rounds, threads=2)
-    tp["2 processes, one FaceProof each (after start-up), flip on"] = process_throughput(datas, args.rounds)
+    # every configuration verifies the same pair in a turn; the pair changes each turn
+    names = list(verify_fns)
+    vt: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(2):
+        for n in names:
+            verify_fns[n]()
+    for key in shares:
+        shares[key].clear()
+    for i in range(r):
+        turn["i"] = i
+        k = i % len(names)
+        for n in names[k:] + names[:k]:
+            t = time.perf_counter()
+            verify_fns[n]()
+            vt[n].append((time.perf_counter() - t) * 1000.0)
+
+    def share_of(key: str) -> dict[str, float]:
+        rows = shares[key]
+        tot = sum(t["total"] for t in rows)
+        part = {
+            "decode": sum(t["origin_decode"] + t["target_decode"] for t in rows),
+            "detect": sum(t["origin_detect"] + t["target_detect"] for t in rows),
+            "embed (align + SFace)": sum(t["origin_embed"] + t["target_embed"] for t in rows),
+        }
+        part["other (compare, glue)"] = tot - sum(part.values())
+        return {k: 100.0 * v / tot for k, v in part.items()}
+
+    res["stages"] = {k: summary(v) for k, v in st.items()}
+    res["verify"] = {k: summary(v) for k, v in vt.items()}
+    res["verify_share_pct"] = {k: share_of(k) for k in shares}
+
+    ratios: dict[str, dict[str, float]] = {}
+    on, off = "verify two 640-px photos, flip on (default)", "verify two 640-px photos, flip off"
+    e1 = "embed SFace, 1 face (align + 1 forward)"
+    e2 = "embed SFace + flip TTA, 1 face (align + 2 forwards, default)"
+    ga = "gender + age, 1 face (6 chips x 2 networks)"
+    ratios["verify: flip on / flip off"] = paired_ratio(vt[on], vt[off])
+    ratios["embed per face: flip on / flip off"] = paired_ratio(st[e2], st[e1])
+    ratios["gender + age per face / SFace embed per face (flip on)"] = paired_ratio(st[ga], st[e2])
+    ratios["gender + age per face / SFace embed per face (flip off)"] = paired_ratio(st[ga], st[e1])
+    ratios["dlib ResNet embed / SFace embed per face (flip off)"] = paired_ratio(
+        st["embed dlib ResNet, 1 face"], st[e1]
+    )
+    ratios["detect 640 px / SFace embed per face (flip on)"] = paired_ratio(st["detect 640 px (YuNet pyramid)"], st[e2])
+    if fr is not None:
+        ratios["face_recognition verify-equivalent / faceproof verify (flip on)"] = paired_ratio(
+            vt["face_recognition verify-equivalent (2 represents + 1 distance)"], vt[on]
+        )
+
+    # ---------------------------------------------------------------- throughput, interleaved passes
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ncpu = os.cpu_count() or 2
+    threads2 = ThreadPoolExecutor(2)
+    procs2 = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=_proc_init)
+    list(procs2.map(_proc_represent, datas[:4]))  # start-up and warm-up, not timed
+    list(threads2.map(fp_flip.represent, datas[:2]))
+
+    def single(client: FaceProof, cv_threads: int) -> Callable[[], float]:
+        def run() -> float:
+            cv2.setNumThreads(cv_threads)
+            t = time.perf_counter()
+            for d in datas:
+                client.represent(d)
+            s = time.perf_counter() - t
+            cv2.setNumThreads(ncpu)
+            return s
+
+        return run
+
+    def two_threads() -> float:
+        cv2.setNumThreads(ncpu)
+        t = time.perf_counter()
+        list(threads2.map(fp_flip.represent, datas))
+        return time.perf_counter() - t
+
+    def two_procs() -> float:
+        t = time.perf_counter()
+        list(procs2.map(_proc_represent, datas))
+        return time.perf_counter() - t
+
+    tp_fns: dict[str, Callable[[], float]] = {
+        "1 thread, OpenCV 1 thread, flip on": single(fp_flip, 1),
+        "1 thread, OpenCV 2 threads (default), flip on": single(fp_flip, ncpu),
+        "1 thread, OpenCV 2 threads, flip off": single(fp, ncpu),
+        "2 threads sharing one FaceProof, flip on": two_threads,
+        "2 processes, one FaceProof each (OpenCV 1 thread each), flip on": two_procs,
+    }
+    fr_found = 0
+    fr_n = 0
+    if fr is not None:
+        worker = fr
+
+        def fr_pass(cmd: str) -> Callable[[], float]:
+            def run() -> float:
+                nonlocal fr_found, fr_n
+                out = worker.ask(cmd)
+                if cmd == "1":
+                    fr_found += out["found"]
+                    fr_n += len(datas)
+                return float(out["s"])
+
+            return run
+
+        tp_fns["face_recognition, 1 process"] = fr_pass("1")
+        tp_fns["face_recognition, 2 processes"] = fr_pass("2")
+    tnames = list(tp_fns)
+    secs: dict[str, list[float]] = {n: [] for n in tnames}
+    for i in range(args.rounds):
+        k = i % len(tnames)
+        for n in tnames[k:] + tnames[:k]:
+            secs[n].append(tp_fns[n]())
+    threads2.shutdown()
+    procs2.shutdown()
+    if fr is not None:
+        fr.close()
+        for p in paths:
+            os.unlink(p)
+    cv2.setNumThreads(ncpu)
+    tp = {n: statistics.median(len(datas) / s for s in v) for n, v in secs.items()}
+
+    def tp_ratio(a: str, b: str) -> dict[str, float]:
+        return paired_ratio([1 / s for s in secs[a]], [1 / s for s in secs[b]])
+
+    best = "1 thread, OpenCV 2 threads (default), flip on"
+    ratios["throughput: OpenCV 2 threads / 1 thread (1 caller, flip on)"] = tp_ratio(
+        best, "1 thread, OpenCV 1 thread, flip on"
+    )
+    ratios["throughput: 2 threads sharing one FaceProof / 1 thread"] = tp_ratio(
+        "2 threads sharing one FaceProof, flip on", best
+    )
+    ratios["throughput: 2 processes / 1 thread"] = tp_ratio(
+        "2 processes, one FaceProof each (OpenCV 1 thread each), flip on", best
+    )
+    ratios["throughput: flip off / flip on"] = tp_ratio("1 thread, OpenCV 2 threads, flip off", best)
+    if fr is not None:
+        ratios["throughput: face_recognition 2 processes / 1 process"] = tp_ratio(
+            "face_recognition, 2 processes", "face_recognition, 1 process"
+        )
+        ratios["throughput: faceproof 1 process (flip on) / face_recognition 1 process"] = tp_ratio(
+            best, "face_recognition, 1 process"
+        )
+        ratios["throughput: faceproof 2 processes (flip on) / face_recognition 2 processes"] = tp_ratio(
+            "2 processes, one FaceProof each (OpenCV 1 thread each), flip on", "face_recognition, 2 processes"
+        )
+
+    # SFace batching, interleaved
     blob1 = cv2.dnn.blobFromImage(chip)
     blob8 = cv2.dnn.blobFromImages([chip] * 8)
+    sface = SFaceRecognizer()
     sface.load()
     net = sface._net
 
@@ -296,11 +523,14 @@ def main() -> None:
         net.setInput(blob, "data")
         return net.forward()
 
-    one = timed(lambda: fwd(blob1), r)["p50_ms"]
-    eight = timed(lambda: fwd(blob8), r // 2)["p50_ms"]
-    tp["SFace alone, batch 1 (faces/s)"] = 1000.0 / one
-    tp["SFace alone, batch 8 (faces/s)"] = 8000.0 / eight
+    bt = interleaved({"batch 1": lambda: fwd(blob1), "batch 8": lambda: fwd(blob8)}, r // 2)
+    tp["SFace alone, batch 1 (faces/s)"] = 1000.0 / statistics.median(bt["batch 1"])
+    tp["SFace alone, batch 8 (faces/s)"] = 8000.0 / statistics.median(bt["batch 8"])
+    ratios["SFace faces/s: batch 8 / batch 1"] = paired_ratio([8 * x for x in bt["batch 1"]], bt["batch 8"])
     res["throughput_images_per_s"] = tp
+    res["ratios"] = ratios
+    if fr is not None:
+        res["face_recognition"] = {"found": fr_found, "n": fr_n}
 
     a_tmp = tempfile.NamedTemporaryFile(suffix=".jpg", delete=False)
     a_tmp.write(datas[0])
@@ -311,64 +541,38 @@ def main() -> None:
     res["memory"] = {
         "flip on, gender + age loaded": run_python(RSS_CODE.format(flip="flip=True", images=(a_tmp.name, b_tmp.name))),
     }
-
-    if args.fr_python:
-        paths = []
-        for i, d in enumerate(datas):
-            f = tempfile.NamedTemporaryFile(suffix=f"_{i}.jpg", delete=False)
-            f.write(d)
-            f.close()
-            paths.append(f.name)
-        proc = subprocess.run(
-            [args.fr_python, "-c", FR_CODE.format(rounds=args.rounds), json.dumps(paths)],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-2000:])
-        fr = json.loads(proc.stdout.strip().splitlines()[-1])
-        ours1 = tp["1 thread (OpenCV 2 threads), flip on"]
-        ours2 = max(
-            tp["2 threads sharing one FaceProof, flip on"],
-            tp["2 processes, one FaceProof each (after start-up), flip on"],
-        )
-        res["face_recognition"] = {
-            **fr,
-            "faceproof_images_per_s_1": ours1,
-            "faceproof_images_per_s_2": ours2,
-            "ratio_1": ours1 / fr["images_per_s"],
-            "ratio_2": ours2 / fr["images_per_s_2proc"],
-        }
-        for p in paths:
-            os.unlink(p)
     os.unlink(a_tmp.name)
     os.unlink(b_tmp.name)
     res["machine"]["load_avg_at_end"] = os.getloadavg()
 
-    print(f"Date {res['date']}; machine {res['machine']}\n")
-    print("| model load (fresh process, files in page cache) | s |\n|---|---|")
-    for k, v in res["load"].items():
-        print(f"| {k} | {v:.2f} |")
-    print("\n| stage | p50 ms | p95 ms | n |\n|---|---|---|---|")
-    for k, v in {**st, **e2e}.items():
+    m = res["machine"]
+    print(
+        f"Date {res['date']}; commit {m['commit']}; {m['nproc']} x {m['cpu_model']}; Python {m['python']}, "
+        f"OpenCV {m['opencv']}; load average (1/5/15 min) at start "
+        f"{'/'.join(f'{x:.1f}' for x in m['load_avg_at_start'])}, at end "
+        f"{'/'.join(f'{x:.1f}' for x in m['load_avg_at_end'])}\nCommand: {res['command']}\n"
+    )
+    print("| ratio, measured side by side (median of per-turn ratios) | value |\n|---|---|")
+    for k, v in ratios.items():
+        print(f"| {k} | {fmt_ratio(v)} |")
+    print("\n| share of a verify's wall time (its timings_ms, same calls) | decode % | detect % | embed % | other % |")
+    print("|---|---|---|---|---|")
+    for k, v in res["verify_share_pct"].items():
+        vals = list(v.values())
+        print(f"| {k} | {vals[0]:.0f} | {vals[1]:.0f} | {vals[2]:.0f} | {vals[3]:.0f} |")
+    print("\n| stage (interleaved) | p50 ms | p95 ms | n |\n|---|---|---|---|")
+    for k, v in {**res["stages"], **res["verify"]}.items():
         print(f"| {k} | {v['p50_ms']:.1f} | {v['p95_ms']:.1f} | {v['n']} |")
-    print("\n| throughput | images/s |\n|---|---|")
+    print("\n| throughput (median of the passes) | images/s |\n|---|---|")
     for k, v in tp.items():
         print(f"| {k} | {v:.1f} |")
+    print("\n| model load (fresh process, files in page cache) | s |\n|---|---|")
+    for k, v in res["load"].items():
+        print(f"| {k} | {v:.2f} |")
     for k, v in res["memory"].items():
         print(f"\nPeak RSS, {k}: {v['peak_rss_mb']:.0f} MB")
-    if "face_recognition" in res:
-        fr = res["face_recognition"]
-        print(
-            f"\nface_recognition 1.3.0 (HOG, 1 upsample + ResNet): {fr['images_per_s']:.2f} images/s in one process "
-            f"({fr['images_per_s_2proc']:.2f} in two), p50 {fr['p50_ms']:.0f} ms, p95 {fr['p95_ms']:.0f} ms per image, "
-            f"faces found in {fr['found']}/{fr['n']}; verify-equivalent p50 {fr['verify_p50_ms']:.0f} ms.\n"
-            f"faceproof (flip on) {fr['faceproof_images_per_s_1']:.1f} images/s in one thread: ratio "
-            f"{fr['ratio_1']:.1f}x; {fr['faceproof_images_per_s_2']:.1f} images/s on both cores vs face_recognition "
-            f"in two processes: ratio {fr['ratio_2']:.1f}x"
-        )
+    if fr is not None:
+        print(f"face_recognition found a face in {fr_found} of {fr_n} images (one-process passes)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
 
