@@ -111,6 +111,7 @@ def replicas(store_url: str) -> Iterator[tuple[Replica, Replica]]:
         rate_limit=PER_MINUTE,
         rate_burst=BURST,
         lang="en",
+        allow_request_threshold=True,  # the index search below sets its own similarity floor
     )
     with _replica("a", settings) as a, _replica("b", settings) as b:
         yield a, b
