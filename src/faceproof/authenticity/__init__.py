@@ -26,6 +26,7 @@ from .challenge import (
 from .copies import CopyCheck, CopyMatch, CopyThresholds, FaceDescriptor, describe_face, find_copy
 from .errors import ChallengeError, ChallengeExpired, ChallengeInvalid, ChallengeReused
 from .fingerprint import SelfieFingerprint, selfie_fingerprint
+from .stores import ReplayMatch, ReplayStore, StoreNonceLedger
 
 __all__ = [
     "Challenge",
@@ -41,7 +42,10 @@ __all__ = [
     "NonceLedger",
     "PoseCheck",
     "PoseThresholds",
+    "ReplayMatch",
+    "ReplayStore",
     "SelfieFingerprint",
+    "StoreNonceLedger",
     "check_pose",
     "describe_face",
     "find_copy",
