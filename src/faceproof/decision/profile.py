@@ -36,6 +36,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..authenticity.challenge import check_pose, redeem_challenge, upright_landmarks
+from ..authenticity.config import Authenticity, AuthenticityCheck, ChallengeOutcome, combine_copies
+from ..authenticity.copies import CopyMatch, FaceDescriptor, compare_descriptors, describe_face
+from ..authenticity.errors import ChallengeError
+from ..authenticity.fingerprint import selfie_fingerprint
 from ..errors import FaceProofError, ImageError, InvalidArgument
 from ..index import MemberIndex, ModelId, SearchResult
 from ..runtime.compare import Metric, face_distances, face_similarities
@@ -43,7 +48,16 @@ from ..runtime.pipeline import Pipeline
 from ..types import Face, ImageArray
 from .policy import Policy
 from .quality import QualityIssue, assess_faces, inter_eye_distance
-from .results import PhotoCheck, PhotoStatus, ProfileCheck, Reason, SelfieCheck, SelfieStatus, Verdict
+from .results import (
+    AUTHENTICITY_REASONS,
+    PhotoCheck,
+    PhotoStatus,
+    ProfileCheck,
+    Reason,
+    SelfieCheck,
+    SelfieStatus,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from ..runtime.detect import Detector
@@ -270,18 +284,18 @@ def _selfie(
     policy: Policy,
     confirm_with: Detector | None,
     timings: dict[str, float],
-) -> SelfieCheck:
+) -> tuple[SelfieCheck, ImageArray | None]:
     t = time.perf_counter()
     try:
         image = _load(pipeline, source)
     except FaceProofError as exc:
-        return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
+        return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin")), None
     timings["selfie_decode"] = _ms(t)
     t = time.perf_counter()
     faces = _faces_of(pipeline, image, policy, confirm_with)
     timings["selfie_faces"] = _ms(t)
     if not faces:
-        return SelfieCheck(SelfieStatus.NO_FACE)
+        return SelfieCheck(SelfieStatus.NO_FACE), image
     subject, others = selfie_subject(faces, policy.background_face_ratio)
     if subject.quality is None or not subject.quality.usable:
         # the member is the selfie's dominant face: when it cannot be used the check is
@@ -289,11 +303,11 @@ def _selfie(
         issues = subject.quality.blocking if subject.quality is not None else ()
         for issue, status in _ISSUE_STATUS:
             if issue in issues:
-                return SelfieCheck(status, faces=tuple(faces))
+                return SelfieCheck(status, faces=tuple(faces)), image
     elif any(f.quality is not None and f.quality.usable for f in others):
-        return SelfieCheck(SelfieStatus.SEVERAL_FACES, faces=tuple(faces))
+        return SelfieCheck(SelfieStatus.SEVERAL_FACES, faces=tuple(faces)), image
     else:
-        return SelfieCheck(SelfieStatus.OK, face=subject, faces=tuple(faces))
+        return SelfieCheck(SelfieStatus.OK, face=subject, faces=tuple(faces)), image
     raise AssertionError("an unusable face has a blocking issue")  # pragma: no cover
 
 
@@ -307,18 +321,18 @@ def _photo(
     band: tuple[float, float],
     policy: Policy,
     confirm_with: Detector | None,
-) -> PhotoCheck:
+) -> tuple[PhotoCheck, ImageArray | None]:
     try:
         image = _load(pipeline, source)
     except FaceProofError as exc:
-        return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target"))
+        return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target")), None
     faces = _faces_of(pipeline, image, policy, confirm_with)
     if not faces:
-        return PhotoCheck(index, PhotoStatus.NO_FACE)
+        return PhotoCheck(index, PhotoStatus.NO_FACE), image
     dist = face_distances([selfie_face], faces, metric)[0]
     sim = face_similarities([selfie_face], faces)[0]
     status, idx, reasons = photo_status(faces, dist, threshold, band, policy)
-    return PhotoCheck(
+    check = PhotoCheck(
         index=index,
         status=status,
         faces=tuple(faces),
@@ -328,6 +342,7 @@ def _photo(
         main_face_index=main_face(faces),
         reasons=reasons,
     )
+    return check, image
 
 
 def check_profile(
@@ -344,6 +359,8 @@ def check_profile(
     enroll: bool = False,
     photo_id: str = "selfie",
     index_threshold: float | None = None,
+    authenticity: Authenticity | bool | None = None,
+    challenge: str | None = None,
 ) -> ProfileCheck:
     """Is the member who took ``selfie`` the person in their profile ``photos``? See
     :meth:`FaceProof.check_profile` and the module doc.
@@ -361,9 +378,29 @@ def check_profile(
     :class:`~faceproof.errors.ImageError` a caller already met reading it: that image is then
     ``unreadable`` in its place. ``confirm_with`` replaces the pipeline's own confirming
     detector (``Pipeline.confirmer()``), which is built only when the policy confirms.
+
+    ``authenticity`` (:class:`~faceproof.authenticity.Authenticity`; default: the copy
+    check only, ``False``: none) and ``challenge`` (a token from
+    :func:`~faceproof.authenticity.new_challenge`) add the checks of docs/authenticity.md:
+    a selfie that copies a profile photo the face model matched, a selfie already
+    accepted (``authenticity.replays``), a refused token or a pose that does not follow
+    the challenge make the verdict ``not_verified`` with ``selfie_copied_from_profile``,
+    ``selfie_replayed``, ``challenge_failed``, ``challenge_expired`` or
+    ``challenge_reused`` first among the reasons; the findings are in
+    ``result.authenticity``. A ``verified`` selfie's fingerprint (never the image) is
+    remembered in ``authenticity.replays`` under ``member_id``. A token without a
+    configured secret and nonce ledger raises :class:`~faceproof.errors.InvalidArgument`.
     """
     pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     pol = Policy.coerce(policy)
+    auth = Authenticity.coerce(authenticity)
+    outcome: ChallengeOutcome | None = None
+    if challenge is not None:
+        secret, ledger = auth.require_challenge_support()
+        try:  # spent now, whatever the selfie shows: one attempt per challenge
+            outcome = ChallengeOutcome("pending", challenge=redeem_challenge(challenge, secret, ledger))
+        except ChallengeError as exc:
+            outcome = ChallengeOutcome.refused(exc)
     if enroll and (index is None or member_id is None):
         raise InvalidArgument("enroll=True needs an index and the member_id to enrol under")
     items = _check_photos_arg(photos, pol)
@@ -377,15 +414,47 @@ def check_profile(
         confirm_with = pipe.confirmer()
     selfie_confirm = confirm_with if pol.confirm in ("selfie", "all") else None
     photo_confirm = confirm_with if pol.confirm == "all" else None
-    checked_selfie = _selfie(pipe, selfie, pol, selfie_confirm, timings)
+    checked_selfie, selfie_image = _selfie(pipe, selfie, pol, selfie_confirm, timings)
     checks: list[PhotoCheck] = []
+    selfie_desc: FaceDescriptor | None = None
+    copy_matches: list[CopyMatch] | None = None
+    if checked_selfie.face is not None and selfie_image is not None and auth.copies:
+        selfie_desc, copy_matches = describe_face(selfie_image, checked_selfie.face), []
     if checked_selfie.face is not None:
         t = time.perf_counter()
+        copy_ms = 0.0
         for i, source in enumerate(items):
-            checks.append(_photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm))
+            check, image = _photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm)
+            checks.append(check)
+            if selfie_desc is not None and copy_matches is not None and image is not None:
+                c = time.perf_counter()
+                copy_matches.extend(_copy_matches(selfie_desc, image, check, auth))
+                copy_ms += _ms(c)
+            del image
         timings["photos"] = _ms(t)
+        if copy_matches is not None:
+            timings["copy_check"] = copy_ms
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
+    copy = None if copy_matches is None else combine_copies(copy_matches, auth.copy_thresholds)
+    replay = None
+    fingerprint = None
+    if auth.replays is not None and checked_selfie.face is not None and selfie_image is not None:
+        t = time.perf_counter()
+        raw = bytes(selfie) if isinstance(selfie, (bytes, bytearray, memoryview)) else None
+        fingerprint = selfie_fingerprint(selfie_image, checked_selfie.face, raw=raw, descriptor=selfie_desc)
+        replay = auth.replays.find(fingerprint)
+        timings["replay_check"] = _ms(t)
+    redeemed = None if outcome is None else outcome.challenge
+    if redeemed is not None:
+        if checked_selfie.face is None or selfie_image is None:
+            outcome = ChallengeOutcome("failed", challenge=redeemed)
+        else:
+            t = time.perf_counter()
+            landmarks = upright_landmarks(selfie_image, checked_selfie.face, pipe.detector)
+            pose = check_pose(redeemed.instruction, landmarks, mirrored=auth.mirrored, thresholds=auth.pose_thresholds)
+            outcome = ChallengeOutcome("passed" if pose.passed else "failed", challenge=redeemed, pose=pose)
+            timings["challenge_pose"] = _ms(t)
     other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
     found: SearchResult | None = None
     if index is not None and checked_selfie.face is not None:
@@ -393,6 +462,11 @@ def check_profile(
         found = _search_index(pipe, index, checked_selfie.face, member_id, index_threshold)
         timings["index_search"] = _ms(t)
     verdict, reasons = decide(checked_selfie, checks, pol, other, account_reasons(found))
+    verdict, reasons = with_authenticity(verdict, reasons, copy, replay, outcome)
+    remembered = False
+    if verdict is Verdict.VERIFIED and auth.replays is not None and fingerprint is not None:
+        auth.replays.remember(member_id or ANONYMOUS_MEMBER, fingerprint)
+        remembered = True
     enrolled = 0
     if enroll and verdict is Verdict.VERIFIED and index is not None and checked_selfie.face is not None:
         assert member_id is not None  # checked above
@@ -417,7 +491,58 @@ def check_profile(
         notes=tuple(notes),
         index=found,
         enrolled=enrolled,
+        authenticity=AuthenticityCheck(
+            copy=copy,
+            replay_checked=fingerprint is not None,
+            replay=replay,
+            challenge=outcome,
+            remembered=remembered,
+        ),
     )
+
+
+#: the owner of a remembered fingerprint when the check named no member
+ANONYMOUS_MEMBER = "-"
+
+
+def with_authenticity(
+    verdict: Verdict,
+    reasons: tuple[Reason, ...],
+    copy: Any = None,
+    replay: Any = None,
+    challenge: ChallengeOutcome | None = None,
+) -> tuple[Verdict, tuple[Reason, ...]]:
+    """The verdict once the authenticity checks are in: any finding makes it
+    ``not_verified`` (the selfie proves nothing), its reasons first."""
+    found: list[Reason] = []
+    if challenge is not None and not challenge.passed:
+        found.append(
+            {
+                "expired": Reason.CHALLENGE_EXPIRED,
+                "reused": Reason.CHALLENGE_REUSED,
+            }.get(challenge.status, Reason.CHALLENGE_FAILED)
+        )
+    if copy is not None and copy.copied:
+        found.append(Reason.SELFIE_COPIED)
+    if replay is not None:
+        found.append(Reason.SELFIE_REPLAYED)
+    if not found:
+        return verdict, reasons
+    return Verdict.NOT_VERIFIED, (*found, *(r for r in reasons if r not in AUTHENTICITY_REASONS))
+
+
+def _copy_matches(selfie: FaceDescriptor, image: ImageArray, check: PhotoCheck, auth: Authenticity) -> list[CopyMatch]:
+    """The selfie against the face of this photo the face model matched (present or
+    uncertain): a copy of anyone else's photo is refused by the face match anyway."""
+    if check.status not in (PhotoStatus.PERSON_PRESENT, PhotoStatus.UNCERTAIN) or check.face_index is None:
+        return []
+    face = check.faces[check.face_index]
+    if face.landmarks is None:
+        return []
+    profile = describe_face(image, face)
+    return [
+        compare_descriptors(selfie, profile, auth.copy_thresholds, photo_index=check.index, face_index=check.face_index)
+    ]
 
 
 def _search_index(
