@@ -36,28 +36,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..authenticity.challenge import check_pose, redeem_challenge, upright_landmarks
-from ..authenticity.config import Authenticity, AuthenticityCheck, ChallengeOutcome, combine_copies
-from ..authenticity.copies import CopyMatch, FaceDescriptor, compare_descriptors, describe_face
-from ..authenticity.errors import ChallengeError
-from ..authenticity.fingerprint import selfie_fingerprint
+from ..authenticity.config import Authenticity
 from ..errors import FaceProofError, ImageError, InvalidArgument
 from ..index import MemberIndex, ModelId, SearchResult
 from ..runtime.compare import Metric, face_distances, face_similarities
 from ..runtime.pipeline import Pipeline
 from ..types import Face, ImageArray
+from .authenticity import AuthenticityRun
 from .policy import Policy
 from .quality import QualityIssue, assess_faces, inter_eye_distance
-from .results import (
-    AUTHENTICITY_REASONS,
-    PhotoCheck,
-    PhotoStatus,
-    ProfileCheck,
-    Reason,
-    SelfieCheck,
-    SelfieStatus,
-    Verdict,
-)
+from .results import PhotoCheck, PhotoStatus, ProfileCheck, Reason, SelfieCheck, SelfieStatus, Verdict
 
 if TYPE_CHECKING:
     from ..runtime.detect import Detector
@@ -393,14 +381,7 @@ def check_profile(
     """
     pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     pol = Policy.coerce(policy)
-    auth = Authenticity.coerce(authenticity)
-    outcome: ChallengeOutcome | None = None
-    if challenge is not None:
-        secret, ledger = auth.require_challenge_support()
-        try:  # spent now, whatever the selfie shows: one attempt per challenge
-            outcome = ChallengeOutcome("pending", challenge=redeem_challenge(challenge, secret, ledger))
-        except ChallengeError as exc:
-            outcome = ChallengeOutcome.refused(exc)
+    authentic = AuthenticityRun(Authenticity.coerce(authenticity), challenge)  # a token is spent here
     if enroll and (index is None or member_id is None):
         raise InvalidArgument("enroll=True needs an index and the member_id to enrol under")
     items = _check_photos_arg(photos, pol)
@@ -416,45 +397,18 @@ def check_profile(
     photo_confirm = confirm_with if pol.confirm == "all" else None
     checked_selfie, selfie_image = _selfie(pipe, selfie, pol, selfie_confirm, timings)
     checks: list[PhotoCheck] = []
-    selfie_desc: FaceDescriptor | None = None
-    copy_matches: list[CopyMatch] | None = None
-    if checked_selfie.face is not None and selfie_image is not None and auth.copies:
-        selfie_desc, copy_matches = describe_face(selfie_image, checked_selfie.face), []
+    authentic.selfie(selfie_image, checked_selfie.face)
     if checked_selfie.face is not None:
         t = time.perf_counter()
-        copy_ms = 0.0
         for i, source in enumerate(items):
             check, image = _photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm)
             checks.append(check)
-            if selfie_desc is not None and copy_matches is not None and image is not None:
-                c = time.perf_counter()
-                copy_matches.extend(_copy_matches(selfie_desc, image, check, auth))
-                copy_ms += _ms(c)
+            authentic.photo(image, check)  # the copy check, while the photo is decoded
             del image
         timings["photos"] = _ms(t)
-        if copy_matches is not None:
-            timings["copy_check"] = copy_ms
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
-    copy = None if copy_matches is None else combine_copies(copy_matches, auth.copy_thresholds)
-    replay = None
-    fingerprint = None
-    if auth.replays is not None and checked_selfie.face is not None and selfie_image is not None:
-        t = time.perf_counter()
-        raw = bytes(selfie) if isinstance(selfie, (bytes, bytearray, memoryview)) else None
-        fingerprint = selfie_fingerprint(selfie_image, checked_selfie.face, raw=raw, descriptor=selfie_desc)
-        replay = auth.replays.find(fingerprint)
-        timings["replay_check"] = _ms(t)
-    redeemed = None if outcome is None else outcome.challenge
-    if redeemed is not None:
-        if checked_selfie.face is None or selfie_image is None:
-            outcome = ChallengeOutcome("failed", challenge=redeemed)
-        else:
-            t = time.perf_counter()
-            landmarks = upright_landmarks(selfie_image, checked_selfie.face, pipe.detector)
-            pose = check_pose(redeemed.instruction, landmarks, mirrored=auth.mirrored, thresholds=auth.pose_thresholds)
-            outcome = ChallengeOutcome("passed" if pose.passed else "failed", challenge=redeemed, pose=pose)
-            timings["challenge_pose"] = _ms(t)
+    authentic.finish(selfie, pipe.detector, timings)
     other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
     found: SearchResult | None = None
     if index is not None and checked_selfie.face is not None:
@@ -462,11 +416,8 @@ def check_profile(
         found = _search_index(pipe, index, checked_selfie.face, member_id, index_threshold)
         timings["index_search"] = _ms(t)
     verdict, reasons = decide(checked_selfie, checks, pol, other, account_reasons(found))
-    verdict, reasons = with_authenticity(verdict, reasons, copy, replay, outcome)
-    remembered = False
-    if verdict is Verdict.VERIFIED and auth.replays is not None and fingerprint is not None:
-        auth.replays.remember(member_id or ANONYMOUS_MEMBER, fingerprint)
-        remembered = True
+    verdict, reasons = authentic.decide(verdict, reasons)
+    authentic.accepted(verdict, member_id)
     enrolled = 0
     if enroll and verdict is Verdict.VERIFIED and index is not None and checked_selfie.face is not None:
         assert member_id is not None  # checked above
@@ -491,58 +442,8 @@ def check_profile(
         notes=tuple(notes),
         index=found,
         enrolled=enrolled,
-        authenticity=AuthenticityCheck(
-            copy=copy,
-            replay_checked=fingerprint is not None,
-            replay=replay,
-            challenge=outcome,
-            remembered=remembered,
-        ),
+        authenticity=authentic.report(),
     )
-
-
-#: the owner of a remembered fingerprint when the check named no member
-ANONYMOUS_MEMBER = "-"
-
-
-def with_authenticity(
-    verdict: Verdict,
-    reasons: tuple[Reason, ...],
-    copy: Any = None,
-    replay: Any = None,
-    challenge: ChallengeOutcome | None = None,
-) -> tuple[Verdict, tuple[Reason, ...]]:
-    """The verdict once the authenticity checks are in: any finding makes it
-    ``not_verified`` (the selfie proves nothing), its reasons first."""
-    found: list[Reason] = []
-    if challenge is not None and not challenge.passed:
-        found.append(
-            {
-                "expired": Reason.CHALLENGE_EXPIRED,
-                "reused": Reason.CHALLENGE_REUSED,
-            }.get(challenge.status, Reason.CHALLENGE_FAILED)
-        )
-    if copy is not None and copy.copied:
-        found.append(Reason.SELFIE_COPIED)
-    if replay is not None:
-        found.append(Reason.SELFIE_REPLAYED)
-    if not found:
-        return verdict, reasons
-    return Verdict.NOT_VERIFIED, (*found, *(r for r in reasons if r not in AUTHENTICITY_REASONS))
-
-
-def _copy_matches(selfie: FaceDescriptor, image: ImageArray, check: PhotoCheck, auth: Authenticity) -> list[CopyMatch]:
-    """The selfie against the face of this photo the face model matched (present or
-    uncertain): a copy of anyone else's photo is refused by the face match anyway."""
-    if check.status not in (PhotoStatus.PERSON_PRESENT, PhotoStatus.UNCERTAIN) or check.face_index is None:
-        return []
-    face = check.faces[check.face_index]
-    if face.landmarks is None:
-        return []
-    profile = describe_face(image, face)
-    return [
-        compare_descriptors(selfie, profile, auth.copy_thresholds, photo_index=check.index, face_index=check.face_index)
-    ]
 
 
 def _search_index(
