@@ -161,7 +161,13 @@ def test_an_unusable_selfie_gives_its_reason(fp, photos, selfie, make, status):
 
 def test_photo_statuses_unreadable_no_face_and_no_usable_face(fp, photos, selfie):
     tiny = tiny_face(fp, photos, 16)  # the selfie's own person, 16 px wide: too small to decide on
-    r = fp.check_profile(selfie, [b"not an image", photos / CAT, tiny, photos / OBAMA_PROFILE[0]])
+    profile = [b"not an image", photos / CAT, tiny, photos / OBAMA_PROFILE[0]]
+    # the tiny photo is the selfie itself, shrunk: the copy check (on by default) rightly
+    # calls the selfie a copy of it; the statuses and the share rule are checked without it
+    copied = fp.check_profile(selfie, profile)
+    assert copied.verdict is Verdict.NOT_VERIFIED and copied.reasons[0] is Reason.SELFIE_COPIED
+    assert copied.authenticity.copy.best.photo_index == 2
+    r = fp.check_profile(selfie, profile, authenticity=False)
     assert [p.status for p in r.photos[:2]] == [PhotoStatus.UNREADABLE, PhotoStatus.NO_FACE]
     assert r.photos[0].error is not None and r.photos[0].error.code == "image_unreadable"
     small = r.photos[2]

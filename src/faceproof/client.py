@@ -26,6 +26,7 @@ from .runtime.verify import AnalyzeResult, FaceCrop, VerifyResult, compare_faces
 from .types import Face, ImageArray
 
 if TYPE_CHECKING:
+    from .authenticity import Authenticity
     from .decision.policy import Policy
     from .decision.profile import ProfileCheck
     from .index import MemberIndex
@@ -429,6 +430,8 @@ class FaceProof:
         index: MemberIndex | None = None,
         member_id: str | None = None,
         enroll: bool = False,
+        authenticity: Authenticity | bool | None = None,
+        challenge: str | None = None,
     ) -> ProfileCheck:
         """Is the member who took ``selfie`` the person in their profile ``photos``?
 
@@ -441,6 +444,8 @@ class FaceProof:
         ``index`` (:class:`~faceproof.index.MemberIndex`) the selfie's face is searched
         among the other accounts (``member_id``'s own excluded) and ``enroll=True`` enrols
         it on ``verified``; see :func:`faceproof.decision.profile.check_profile`.
+        ``authenticity`` (:class:`faceproof.authenticity.Authenticity`; default: the copy
+        check) and ``challenge`` (a token from :meth:`new_challenge`): docs/authenticity.md.
         """
         from .decision.profile import check_profile
 
@@ -454,7 +459,17 @@ class FaceProof:
             index=index,
             member_id=member_id,
             enroll=enroll,
+            authenticity=authenticity,
+            challenge=challenge,
         )
+
+    @staticmethod
+    def new_challenge(secret: bytes | str, instruction: str | None = None, ttl: float = 120.0) -> dict[str, Any]:
+        """A signed, single-use challenge for the next selfie: ``token``, ``instruction``,
+        ``issued_at``, ``expires_at`` (see :func:`faceproof.authenticity.new_challenge`)."""
+        from .authenticity import new_challenge
+
+        return new_challenge(secret, instruction, ttl).to_dict()
 
     def describe(self) -> dict[str, Any]:
         """Backends, model files (with licences) and thresholds, for humans and /v1/models."""

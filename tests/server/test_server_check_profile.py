@@ -234,7 +234,14 @@ def test_too_many_or_no_photos_is_400(api, img):
     post = api.get("/openapi.json").json()["paths"][PATH]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["photos"]["maxItems"] == 10 and schema["required"] == ["selfie", "photos"]
-    assert {p["name"] for p in post["parameters"]} == {"model", "metric", "threshold", "review", "member_id"}
+    assert {p["name"] for p in post["parameters"]} == {
+        "model",
+        "metric",
+        "threshold",
+        "review",
+        "member_id",
+        "challenge",
+    }
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,8 @@ PG_MISSING = [m for m in ("pgserver", "psycopg", "pgvector") if importlib.util.f
 KEY_LIMIT = "limit-" + "a" * 20
 KEY_CONCURRENT = "concurrent-" + "b" * 20
 KEY_INDEX = "index-" + "c" * 20
+KEY_NONCE = "nonce-" + "d" * 20
+CHALLENGE_SECRET = "replicas-share-this-secret-" + "e" * 10
 PER_MINUTE, BURST = 1.0, 12  # one token a minute: no refill while a test runs
 
 
@@ -107,7 +109,8 @@ def replicas(store_url: str) -> Iterator[tuple[Replica, Replica]]:
         threads=1,
         attributes=(),
         store_url=store_url,
-        api_keys=(KEY_LIMIT, KEY_CONCURRENT, KEY_INDEX),
+        api_keys=(KEY_LIMIT, KEY_CONCURRENT, KEY_INDEX, KEY_NONCE),
+        challenge_secret=CHALLENGE_SECRET,
         rate_limit=PER_MINUTE,
         rate_burst=BURST,
         lang="en",
@@ -170,7 +173,19 @@ def test_the_index_is_one_index_for_both_replicas(replicas, img):
 
 
 # ------------------------------------------------------------------ spent challenge nonces
-# test_a_nonce_spent_on_one_replica_is_refused_on_the_other: the lead adds it here once the
-# challenge endpoint lands (issue 15: "a nonce spent on one is refused on the other"). Give it
-# its own API key in ``replicas``' api_keys, like the tests above, so that it has its own
-# rate-limit bucket (BURST requests).
+
+
+def test_a_nonce_spent_on_one_replica_is_refused_on_the_other(replicas, img):
+    a, b = replicas
+    files = [("selfie", ("s.jpg", img(OBAMA_1), "image/jpeg")), ("photos", ("p.jpg", img(OBAMA_2), "image/jpeg"))]
+    with a.client(KEY_NONCE) as ca, b.client(KEY_NONCE) as cb:
+        token = ca.post("/v1/challenges", json={"instruction": "look_straight"}).json()["token"]
+        r = cb.post("/v1/check-profile", files=files, data={"challenge": token, "member_id": "acct-n"})
+        assert r.status_code == 200, r.text
+        assert r.json()["verdict"] == "verified" and r.json()["authenticity"]["challenge"]["status"] == "passed"
+        # spent on b, refused on a; and the selfie b accepted is a replay on a
+        body = assert_envelope(
+            ca.post("/v1/check-profile", files=files, data={"challenge": token}), 409, "challenge_reused"
+        )
+        assert body["reasons"][:2] == ["challenge_reused", "selfie_replayed"]
+        assert body["authenticity"]["replay"]["match"]["member_id"] == "acct-n"

@@ -23,15 +23,20 @@ from .challenge import (
     upright_landmarks,
     verify_challenge,
 )
+from .config import Authenticity, AuthenticityCheck, ChallengeOutcome
 from .copies import CopyCheck, CopyMatch, CopyThresholds, FaceDescriptor, describe_face, find_copy
 from .errors import ChallengeError, ChallengeExpired, ChallengeInvalid, ChallengeReused
 from .fingerprint import SelfieFingerprint, selfie_fingerprint
+from .stores import ReplayMatch, ReplayStore, StoreNonceLedger
 
 __all__ = [
+    "Authenticity",
+    "AuthenticityCheck",
     "Challenge",
     "ChallengeError",
     "ChallengeExpired",
     "ChallengeInvalid",
+    "ChallengeOutcome",
     "ChallengeReused",
     "CopyCheck",
     "CopyMatch",
@@ -41,7 +46,10 @@ __all__ = [
     "NonceLedger",
     "PoseCheck",
     "PoseThresholds",
+    "ReplayMatch",
+    "ReplayStore",
     "SelfieFingerprint",
+    "StoreNonceLedger",
     "check_pose",
     "describe_face",
     "find_copy",

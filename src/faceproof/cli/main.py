@@ -80,6 +80,7 @@ private_opt = click.option(
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
 LAZY_COMMANDS: dict[str, str] = {
     "calibrate": "faceproof.cli.evaluation:calibrate_cmd",
+    "challenge": "faceproof.cli.challenge:challenge_cmd",
     "check-profile": "faceproof.cli.profile:check_profile_cmd",
     "evaluate": "faceproof.cli.evaluation:evaluate_cmd",
     "evaluate-gender": "faceproof.cli.attributes:evaluate_gender_cmd",

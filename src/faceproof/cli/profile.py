@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from ..errors import InvalidArgument
 from .main import EXIT_INPUT, EXIT_NOT_SAME, EXIT_SAME, confidence_opt, detector_opt, echo_json, guarded, make_client
 
 #: Exit code of a ``needs_review`` verdict (0, 1, 2 and 3 keep their ``verify`` meanings).
@@ -31,6 +32,16 @@ EXIT_REVIEW = 4
 )
 @click.option("--member-id", default=None, help="The member being checked (left out of the index search).")
 @click.option("--enroll", is_flag=True, help="Enrol the selfie's face in the index when verified.")
+@click.option("--challenge", "challenge_token", default=None, help="A challenge token (faceproof challenge) to redeem.")
+@click.option("--challenge-secret-file", default=None, help="File holding the challenge secret (>= 32 bytes).")
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    help="Store for spent challenge nonces and accepted selfies' fingerprints (replay check); "
+    "default with --challenge: FACEPROOF_STORE_URL or sqlite:///faceproof.db.",
+)
+@click.option("--no-copy-check", is_flag=True, help="Do not check whether the selfie copies a profile photo.")
 @guarded
 def check_profile_cmd(
     selfie: str,
@@ -45,6 +56,10 @@ def check_profile_cmd(
     index_db: str | None,
     member_id: str | None,
     enroll: bool,
+    challenge_token: str | None,
+    challenge_secret_file: str | None,
+    store_url: str | None,
+    no_copy_check: bool,
 ) -> None:
     """Is the person who took SELFIE the person in the profile PHOTOs?
 
@@ -57,21 +72,38 @@ def check_profile_cmd(
         attributes=(),
         allow_private_urls=allow_private_urls,
     )
-    if index_db is None:
-        result = fp.check_profile(selfie, list(photos), policy=policy_path, threshold=threshold)
-    else:
-        from ..index import MemberIndex, ModelId
+    from contextlib import ExitStack
 
-        with MemberIndex(index_db, model=ModelId.from_client(fp.pipeline), actor="cli") as index:
-            result = fp.check_profile(
-                selfie,
-                list(photos),
-                policy=policy_path,
-                threshold=threshold,
-                index=index,
-                member_id=member_id,
-                enroll=enroll,
-            )
+    from ..authenticity import Authenticity, ReplayStore, StoreNonceLedger
+    from .challenge import read_secret
+
+    with ExitStack() as stack:
+        secret = None if challenge_secret_file is None else read_secret(challenge_secret_file)
+        if challenge_token is not None and secret is None:
+            raise InvalidArgument("--challenge needs --challenge-secret-file")
+        replays = nonces = None
+        if store_url is not None or challenge_token is not None:
+            from ..storage import open_store
+
+            store = stack.enter_context(open_store(store_url))
+            replays, nonces = ReplayStore(store), StoreNonceLedger(store)
+        auth = Authenticity(copies=not no_copy_check, replays=replays, nonces=nonces, challenge_secret=secret)
+        index = None
+        if index_db is not None:
+            from ..index import MemberIndex, ModelId
+
+            index = stack.enter_context(MemberIndex(index_db, model=ModelId.from_client(fp.pipeline), actor="cli"))
+        result = fp.check_profile(
+            selfie,
+            list(photos),
+            policy=policy_path,
+            threshold=threshold,
+            index=index,
+            member_id=member_id,
+            enroll=enroll and index is not None,
+            authenticity=auth,
+            challenge=challenge_token,
+        )
     if as_json:
         doc = result.to_dict()
         for photo in doc["photos"]:
@@ -109,6 +141,28 @@ def check_profile_cmd(
                     f"  index: member {c.member_id} ({c.status}) photo {c.photo_id} "
                     f"similarity {c.similarity:.3f} [{c.band}]"
                 )
+        a = result.authenticity
+        if a.copy is not None and a.copy.best is not None:
+            b = a.copy.best
+            click.echo(
+                f"  copy check: {'COPY of' if a.copy.copied else 'closest'} photo {b.photo_index} "
+                f"(correlation {b.correlation:.3f}{', mirrored' if b.mirrored else ''})"
+            )
+        if a.replay is not None:
+            click.echo(
+                f"  replay: the selfie was accepted before for member {a.replay.member_id} "
+                f"({'same file' if a.replay.exact else f'{a.replay.distance} bits apart'})"
+            )
+        if a.challenge is not None:
+            c = a.challenge
+            line = f"  challenge: {c.status}"
+            if c.instruction is not None:
+                line += f" ({c.instruction.value})"
+            if c.pose is not None:
+                line += f", yaw {c.pose.pose.yaw:+.0f} roll {c.pose.pose.roll:+.0f}: {c.pose.reason}"
+            if c.error is not None:
+                line += f": {c.error.message} [{c.error.code}]"
+            click.echo(line)
         if result.enrolled:
             click.echo(f"  enrolled the selfie's face under member {member_id}")
         lo, hi = result.band

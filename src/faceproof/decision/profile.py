@@ -36,11 +36,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..authenticity.config import Authenticity
 from ..errors import FaceProofError, ImageError, InvalidArgument
 from ..index import MemberIndex, ModelId, SearchResult
 from ..runtime.compare import Metric, face_distances, face_similarities
 from ..runtime.pipeline import Pipeline
 from ..types import Face, ImageArray
+from .authenticity import AuthenticityRun
 from .policy import Policy
 from .quality import QualityIssue, assess_faces, inter_eye_distance
 from .results import PhotoCheck, PhotoStatus, ProfileCheck, Reason, SelfieCheck, SelfieStatus, Verdict
@@ -270,18 +272,18 @@ def _selfie(
     policy: Policy,
     confirm_with: Detector | None,
     timings: dict[str, float],
-) -> SelfieCheck:
+) -> tuple[SelfieCheck, ImageArray | None]:
     t = time.perf_counter()
     try:
         image = _load(pipeline, source)
     except FaceProofError as exc:
-        return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin"))
+        return SelfieCheck(SelfieStatus.UNREADABLE, error=exc.with_role("origin")), None
     timings["selfie_decode"] = _ms(t)
     t = time.perf_counter()
     faces = _faces_of(pipeline, image, policy, confirm_with)
     timings["selfie_faces"] = _ms(t)
     if not faces:
-        return SelfieCheck(SelfieStatus.NO_FACE)
+        return SelfieCheck(SelfieStatus.NO_FACE), image
     subject, others = selfie_subject(faces, policy.background_face_ratio)
     if subject.quality is None or not subject.quality.usable:
         # the member is the selfie's dominant face: when it cannot be used the check is
@@ -289,11 +291,11 @@ def _selfie(
         issues = subject.quality.blocking if subject.quality is not None else ()
         for issue, status in _ISSUE_STATUS:
             if issue in issues:
-                return SelfieCheck(status, faces=tuple(faces))
+                return SelfieCheck(status, faces=tuple(faces)), image
     elif any(f.quality is not None and f.quality.usable for f in others):
-        return SelfieCheck(SelfieStatus.SEVERAL_FACES, faces=tuple(faces))
+        return SelfieCheck(SelfieStatus.SEVERAL_FACES, faces=tuple(faces)), image
     else:
-        return SelfieCheck(SelfieStatus.OK, face=subject, faces=tuple(faces))
+        return SelfieCheck(SelfieStatus.OK, face=subject, faces=tuple(faces)), image
     raise AssertionError("an unusable face has a blocking issue")  # pragma: no cover
 
 
@@ -307,18 +309,18 @@ def _photo(
     band: tuple[float, float],
     policy: Policy,
     confirm_with: Detector | None,
-) -> PhotoCheck:
+) -> tuple[PhotoCheck, ImageArray | None]:
     try:
         image = _load(pipeline, source)
     except FaceProofError as exc:
-        return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target"))
+        return PhotoCheck(index, PhotoStatus.UNREADABLE, error=exc.with_role("target")), None
     faces = _faces_of(pipeline, image, policy, confirm_with)
     if not faces:
-        return PhotoCheck(index, PhotoStatus.NO_FACE)
+        return PhotoCheck(index, PhotoStatus.NO_FACE), image
     dist = face_distances([selfie_face], faces, metric)[0]
     sim = face_similarities([selfie_face], faces)[0]
     status, idx, reasons = photo_status(faces, dist, threshold, band, policy)
-    return PhotoCheck(
+    check = PhotoCheck(
         index=index,
         status=status,
         faces=tuple(faces),
@@ -328,6 +330,7 @@ def _photo(
         main_face_index=main_face(faces),
         reasons=reasons,
     )
+    return check, image
 
 
 def check_profile(
@@ -344,6 +347,8 @@ def check_profile(
     enroll: bool = False,
     photo_id: str = "selfie",
     index_threshold: float | None = None,
+    authenticity: Authenticity | bool | None = None,
+    challenge: str | None = None,
 ) -> ProfileCheck:
     """Is the member who took ``selfie`` the person in their profile ``photos``? See
     :meth:`FaceProof.check_profile` and the module doc.
@@ -361,9 +366,22 @@ def check_profile(
     :class:`~faceproof.errors.ImageError` a caller already met reading it: that image is then
     ``unreadable`` in its place. ``confirm_with`` replaces the pipeline's own confirming
     detector (``Pipeline.confirmer()``), which is built only when the policy confirms.
+
+    ``authenticity`` (:class:`~faceproof.authenticity.Authenticity`; default: the copy
+    check only, ``False``: none) and ``challenge`` (a token from
+    :func:`~faceproof.authenticity.new_challenge`) add the checks of docs/authenticity.md:
+    a selfie that copies a profile photo the face model matched, a selfie already
+    accepted (``authenticity.replays``), a refused token or a pose that does not follow
+    the challenge make the verdict ``not_verified`` with ``selfie_copied_from_profile``,
+    ``selfie_replayed``, ``challenge_failed``, ``challenge_expired`` or
+    ``challenge_reused`` first among the reasons; the findings are in
+    ``result.authenticity``. A ``verified`` selfie's fingerprint (never the image) is
+    remembered in ``authenticity.replays`` under ``member_id``. A token without a
+    configured secret and nonce ledger raises :class:`~faceproof.errors.InvalidArgument`.
     """
     pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     pol = Policy.coerce(policy)
+    authentic = AuthenticityRun(Authenticity.coerce(authenticity), challenge)  # a token is spent here
     if enroll and (index is None or member_id is None):
         raise InvalidArgument("enroll=True needs an index and the member_id to enrol under")
     items = _check_photos_arg(photos, pol)
@@ -377,15 +395,20 @@ def check_profile(
         confirm_with = pipe.confirmer()
     selfie_confirm = confirm_with if pol.confirm in ("selfie", "all") else None
     photo_confirm = confirm_with if pol.confirm == "all" else None
-    checked_selfie = _selfie(pipe, selfie, pol, selfie_confirm, timings)
+    checked_selfie, selfie_image = _selfie(pipe, selfie, pol, selfie_confirm, timings)
     checks: list[PhotoCheck] = []
+    authentic.selfie(selfie_image, checked_selfie.face)
     if checked_selfie.face is not None:
         t = time.perf_counter()
         for i, source in enumerate(items):
-            checks.append(_photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm))
+            check, image = _photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm)
+            checks.append(check)
+            authentic.photo(image, check)  # the copy check, while the photo is decoded
+            del image
         timings["photos"] = _ms(t)
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
+    authentic.finish(selfie, pipe.detector, timings)
     other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
     found: SearchResult | None = None
     if index is not None and checked_selfie.face is not None:
@@ -393,6 +416,8 @@ def check_profile(
         found = _search_index(pipe, index, checked_selfie.face, member_id, index_threshold)
         timings["index_search"] = _ms(t)
     verdict, reasons = decide(checked_selfie, checks, pol, other, account_reasons(found))
+    verdict, reasons = authentic.decide(verdict, reasons)
+    authentic.accepted(verdict, member_id)
     enrolled = 0
     if enroll and verdict is Verdict.VERIFIED and index is not None and checked_selfie.face is not None:
         assert member_id is not None  # checked above
@@ -417,6 +442,7 @@ def check_profile(
         notes=tuple(notes),
         index=found,
         enrolled=enrolled,
+        authenticity=authentic.report(),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..authenticity.config import AuthenticityCheck
 from ..errors import FaceProofError
 from ..index import SearchResult
 from ..runtime.compare import Metric, Threshold
@@ -65,6 +66,24 @@ class Reason(StrEnum):
     SELFIE_POSE_TOO_EXTREME = "selfie_pose_too_extreme"
     FACE_ON_OTHER_ACCOUNT = "face_on_other_account"
     FACE_ON_BANNED_ACCOUNT = "face_on_banned_account"
+    # authenticity (docs/authenticity.md): each makes the verdict not_verified
+    SELFIE_COPIED = "selfie_copied_from_profile"
+    SELFIE_REPLAYED = "selfie_replayed"
+    CHALLENGE_FAILED = "challenge_failed"
+    CHALLENGE_EXPIRED = "challenge_expired"
+    CHALLENGE_REUSED = "challenge_reused"
+
+
+#: the reasons of the authenticity checks: the selfie proves nothing
+AUTHENTICITY_REASONS = frozenset(
+    {
+        Reason.SELFIE_COPIED,
+        Reason.SELFIE_REPLAYED,
+        Reason.CHALLENGE_FAILED,
+        Reason.CHALLENGE_EXPIRED,
+        Reason.CHALLENGE_REUSED,
+    }
+)
 
 
 def _r(value: float | None, ndigits: int = 4) -> float | None:
@@ -181,6 +200,8 @@ class ProfileCheck:
     index: SearchResult | None = None
     #: templates enrolled into the index after a ``verified`` check (``enroll=True``)
     enrolled: int = 0
+    #: what the copy, replay and challenge checks found (docs/authenticity.md)
+    authenticity: AuthenticityCheck = field(default_factory=AuthenticityCheck)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))
@@ -228,4 +249,5 @@ class ProfileCheck:
             "notes": list(self.notes),
             "index": None if self.index is None else self.index.to_dict(),
             "enrolled": self.enrolled,
+            "authenticity": self.authenticity.to_dict(),
         }

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._version import __version__
 from ..decision.policy import Policy
 from ..errors import FaceProofError, InvalidArgument
+from .challenge_routes import router as challenge_router
 from .errors import MethodNotAllowed, NotFound, ServiceNotReady
 from .index_routes import router as index_router
 from .middleware import ServiceMiddleware, envelope, state_of
@@ -130,6 +131,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.close_index()
         if isinstance(state.limiter, StoreRateLimiter):
             await asyncio.to_thread(state.limiter.close)
+        state.close_auth()
         if previous_threads is not None:  # OpenCV's setting is process-wide: leave it as found
             import cv2
 
@@ -255,6 +257,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(v1_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(index_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     app.include_router(check_profile_router(settings), prefix="/v1", dependencies=[Depends(guard_v1)])
+    app.include_router(challenge_router, prefix="/v1", dependencies=[Depends(guard_v1)])
     install_review_desk(app, settings)  # /review/..., only when reviewers are configured
 
     if settings.cors_origins:

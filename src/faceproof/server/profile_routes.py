@@ -15,12 +15,14 @@ small, blurry, dark, overexposed, head turned too far; ``selfie.status`` says wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..authenticity import Authenticity, verify_challenge
 from ..decision.policy import Policy
 from ..decision.profile import (
     PHOTOS_NOT_CHECKED,
@@ -31,7 +33,7 @@ from ..decision.profile import (
     check_profile,
     decide,
 )
-from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, NoFaceError
+from ..errors import BackendUnavailable, FaceProofError, ImageDecodeError, ImageError, InvalidArgument, NoFaceError
 from ..runtime.compare import Metric
 from .common import (
     ERROR_RESPONSES,
@@ -45,7 +47,7 @@ from .common import (
     server_timings,
 )
 from .errors import SelfieUnusable
-from .inputs import ImageField, ParsedRequest, RequestSpec, read_request
+from .inputs import ImageField, OptionField, ParsedRequest, RequestSpec, read_request
 from .review import MEMBER_ID, REVIEW, case_images, open_case, wants_review
 from .schemas import CheckProfileResponse, ErrorResponse
 from .settings import ServiceSettings
@@ -67,6 +69,20 @@ _SELFIE_MESSAGES: dict[SelfieStatus, str] = {
 }
 
 
+def _token(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{name} must be the token of POST /v1/challenges")
+    return value.strip()
+
+
+CHALLENGE = OptionField(
+    "challenge",
+    _token,
+    {"type": "string", "maxLength": 1024},
+    "the token of POST /v1/challenges: the selfie must follow its instruction; single use",
+)
+
+
 def check_profile_spec(max_photos: int) -> RequestSpec:
     """The request: a selfie, 1..``max_photos`` profile photos (each one's reading problem
     is kept as its status), and the verify endpoint's recognition options."""
@@ -82,7 +98,7 @@ def check_profile_spec(max_photos: int) -> RequestSpec:
                 keep_errors=True,
             ),
         ),
-        options=(MODEL, METRIC, THRESHOLD, REVIEW, MEMBER_ID),
+        options=(MODEL, METRIC, THRESHOLD, REVIEW, MEMBER_ID, CHALLENGE),
     )
 
 
@@ -105,6 +121,7 @@ def _run(
     selfie: bytes,
     photos: Sequence[bytes | ImageError],
     options: dict[str, Any],
+    authenticity: Authenticity | None = None,
 ) -> ProfileCheck:
     """The check on an inference worker's pipeline; a photo the service could not take is
     passed as its error and becomes ``unreadable`` in its place."""
@@ -115,6 +132,9 @@ def _run(
         policy=policy,
         threshold=options.get("threshold"),
         metric=options.get("metric"),
+        member_id=options.get("member_id"),
+        authenticity=authenticity,
+        challenge=options.get("challenge"),
     )
 
 
@@ -174,12 +194,23 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             return report_response(request, report, exc, server_timings(request, None))
         options = parsed.options
         check_model(request, options)
-        review = wants_review(request, options)
+        settings = svc.settings
+        review = wants_review(request, options, member_id_used=settings.replay_enabled)
+        token = options.get("challenge")
+        if token is None and settings.require_challenge:
+            raise InvalidArgument("this server requires a challenge: POST /v1/challenges, then send its token")
+        if token is not None:
+            if settings.challenge_secret is None:
+                raise BackendUnavailable("challenges are not configured: set FACEPROOF_CHALLENGE_SECRET")
+            # forged, altered, truncated or expired: refused before any inference (400 / 410);
+            # the nonce is spent by the check itself (a reused token: 409 with the result)
+            verify_challenge(token, settings.challenge_secret.encode())
+        auth = await asyncio.to_thread(svc.authenticity, challenge=token is not None)
         check_threshold(request, options)
         selfie, photos, policy = parsed.image("selfie"), parsed.images["photos"], svc.policy
 
         def job(worker: Worker) -> tuple[ProfileCheck, list[Any] | None]:
-            result = _run(worker, policy, selfie, photos, options)
+            result = _run(worker, policy, selfie, photos, options, auth)
             keep = review and result.verdict is Verdict.NEEDS_REVIEW
             return result, case_images(selfie, photos) if keep else None
 
@@ -189,6 +220,8 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         if review:  # the case (or null when the answer is not needs_review)
             case = await open_case(request, report, images, options["member_id"]) if images is not None else None
             report["review_case"] = case
-        return report_response(request, report, selfie_error(result.selfie), server_timings(request, waited))
+        outcome = result.authenticity.challenge
+        error = outcome.error if outcome is not None and outcome.error is not None else selfie_error(result.selfie)
+        return report_response(request, report, error, server_timings(request, waited))
 
     return router

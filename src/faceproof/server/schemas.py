@@ -180,7 +180,8 @@ class CheckProfileResponse(_Open):
     reasons: list[str] = Field(
         description="person_present, person_absent, score_in_uncertainty_band, low_quality_match, "
         "low_selfie_quality, person_in_too_few_photos, consistent_other_person, no_comparable_photo, "
-        "selfie_<status>"
+        "selfie_<status>, face_on_other_account, face_on_banned_account; authenticity (verdict not_verified): "
+        "selfie_copied_from_profile, selfie_replayed, challenge_failed, challenge_expired, challenge_reused"
     )
     checked: bool = Field(description="false when the check could not be made (selfie unusable, no comparable photo)")
     selfie: SelfieOut
@@ -197,3 +198,8 @@ class CheckProfileResponse(_Open):
     policy: dict[str, Any] = Field(description="the policy in force (the server's)")
     timings_ms: dict[str, float]
     notes: list[str]
+    authenticity: dict[str, Any] | None = Field(
+        default=None,
+        description="copy check (copy.best: the closest profile face), replay (checked, match), challenge "
+        "(status, instruction, pose, error), remembered (the selfie's fingerprint was kept); docs/authenticity.md",
+    )

@@ -100,6 +100,13 @@ class ServiceSettings:
     review_window_hours: float = 72.0  # how long a case's images are kept without a decision
     review_export: bool = False  # keep labelled face crops of decided cases for `faceproof review export`
     review_cookie_secure: bool = True  # the reviewer session cookie is sent over HTTPS only
+    # --- authenticity (docs/authenticity.md); nonces and fingerprints live in the store
+    challenge_secret: str | None = field(default=None, repr=False)  # >= 32 bytes; none = no challenges
+    require_challenge: bool = False  # check-profile refuses a request without a challenge token
+    copy_check: bool = True  # is the selfie a copy of a profile photo the model matched
+    replay_check: bool | None = None  # refuse a selfie accepted before; None = on when store_url is set
+    replay_retention_days: float = 90.0  # how long an accepted selfie's fingerprint is kept
+    challenge_ttl: float = 120.0  # seconds a challenge stays valid
 
     def __post_init__(self) -> None:
         def positive(name: str) -> None:
@@ -137,6 +144,14 @@ class ServiceSettings:
             raise InvalidArgument(f"policy file not found: {self.policy}")
         if not 0 < self.review_window_hours <= 24 * 365:
             raise InvalidArgument(f"review_window_hours must be within (0, 8760], got {self.review_window_hours}")
+        if self.challenge_secret is not None and len(self.challenge_secret.encode()) < 32:
+            raise InvalidArgument("challenge_secret must be at least 32 bytes")
+        if self.require_challenge and self.challenge_secret is None:
+            raise InvalidArgument("require_challenge needs a challenge_secret (FACEPROOF_CHALLENGE_SECRET)")
+        if not 0 < self.replay_retention_days <= 3650:
+            raise InvalidArgument(f"replay_retention_days must be within (0, 3650], got {self.replay_retention_days}")
+        if not 0 < self.challenge_ttl <= 3600:
+            raise InvalidArgument(f"challenge_ttl must be within (0, 3600], got {self.challenge_ttl}")
         if any(not k or len(k) < 16 for k in self.api_keys):
             raise InvalidArgument("API keys must be at least 16 characters long")
 
@@ -163,6 +178,10 @@ class ServiceSettings:
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+    @property
+    def replay_enabled(self) -> bool:
+        return self.replay_check if self.replay_check is not None else self.store_url is not None
 
     # ------------------------------------------------------------------ sources
 
@@ -214,10 +233,11 @@ class ServiceSettings:
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets, for ``/v1/models`` and logs."""
-        secret = ("api_keys", "review_users", "store_url")
+        secret = ("api_keys", "review_users", "store_url", "challenge_secret")
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in secret}
         out["store"] = None if self.store_url is None else self.store_url.split("://", 1)[0]  # no credentials
         out["review"] = bool(self.review_users)
+        out["challenges"] = self.challenge_secret is not None
         out["auth"] = self.auth_enabled
         out["slots"] = self.slots
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -297,4 +317,10 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "review_window_hours": parse_float,
     "review_export": parse_bool,
     "review_cookie_secure": parse_bool,
+    "challenge_secret": _optional_text,
+    "require_challenge": parse_bool,
+    "copy_check": parse_bool,
+    "replay_check": _optional_bool,
+    "replay_retention_days": parse_float,
+    "challenge_ttl": parse_float,
 }

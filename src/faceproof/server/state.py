@@ -14,10 +14,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
+from ..authenticity import Authenticity, ReplayStore, StoreNonceLedger
 from ..decision.policy import Policy
 from ..errors import BackendUnavailable, FaceProofError
 from ..index import MemberIndex
 from ..runtime import registry
+from ..storage import Store
 from .errors import http_status_of
 from .middleware import envelope, error_headers, state_of
 from .pool import InferencePool
@@ -42,6 +44,10 @@ class ServiceState:
     #: the member face index in the service's store, opened on first use (member_index())
     index: MemberIndex | None = None
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: the store of the authenticity checks' state (spent nonces, fingerprints), opened on first use
+    auth_store: Store | None = None
+    _auth: Authenticity | None = None
+    _auth_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ready: bool = False
     warmup_error: FaceProofError | None = None
     warmup_ms: float | None = None
@@ -92,6 +98,41 @@ class ServiceState:
             if self.index is None:
                 self.index = MemberIndex(self.settings.store_url, actor="service")
             return self.index
+
+    def authenticity(self, *, challenge: bool) -> Authenticity:
+        """The authenticity checks of a check-profile request. The store (``store_url``,
+        else faceproof.storage's default) is opened on first use, when the replay check is
+        on or a request brings a challenge, so that replicas sharing one database agree;
+        a database that is down answers ``503 storage_unavailable`` and is retried next time."""
+        s = self.settings
+        if not s.replay_enabled and not challenge:
+            return Authenticity(copies=s.copy_check)
+        with self._auth_lock:
+            if self._auth is None:
+                from ..storage import open_store
+
+                store = open_store(s.store_url)
+                try:
+                    replays = ReplayStore(store, retention_days=s.replay_retention_days)
+                    nonces = StoreNonceLedger(store)
+                except BaseException:
+                    store.close()
+                    raise
+                self.auth_store = store
+                secret = None if s.challenge_secret is None else s.challenge_secret.encode()
+                self._auth = Authenticity(
+                    copies=s.copy_check,
+                    replays=replays if s.replay_enabled else None,
+                    nonces=nonces,
+                    challenge_secret=secret,
+                )
+            return self._auth
+
+    def close_auth(self) -> None:
+        with self._auth_lock:
+            if self.auth_store is not None:
+                self.auth_store.close()
+                self.auth_store, self._auth = None, None
 
     def close_index(self) -> None:
         with self._index_lock:

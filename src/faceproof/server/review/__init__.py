@@ -62,12 +62,13 @@ def desk_of(request: Request) -> ReviewDesk | None:
     return desk
 
 
-def wants_review(request: Request, options: dict[str, Any]) -> bool:
+def wants_review(request: Request, options: dict[str, Any], *, member_id_used: bool = False) -> bool:
     """Whether the request asked for a review case; refuses one the server cannot open
-    (desk off, no member id) before any inference runs."""
+    (desk off, no member id) before any inference runs. ``member_id_used``: the member id
+    has another use in this request (the replay check remembers the selfie under it)."""
     if not options.get("review"):
-        if "member_id" in options:
-            raise InvalidArgument("member_id is only used with review=true")
+        if "member_id" in options and not member_id_used:
+            raise InvalidArgument("member_id is only used with review=true or the replay check")
         return False
     if desk_of(request) is None:
         raise InvalidArgument("review cases are off on this server (no reviewer is configured)")
