@@ -164,7 +164,8 @@ def ray_engine(
         started = True
     try:
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
+        context.enable_progress_bars = False  # the job has its own progress
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         items = [{"row": int(t["row"]), "task": json.dumps(t)} for t in tasks]
         blocks = max(1, min(len(items), math.ceil(len(items) / chunk)))
         ds = ray.data.from_items(items, override_num_blocks=blocks)
@@ -173,7 +174,7 @@ def ray_engine(
             fn_constructor_kwargs={"spec": spec},
             batch_size=chunk,
             batch_format="numpy",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=1,
         )
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
