@@ -177,7 +177,8 @@ def test_cli_check_profile_jsonl_and_analyze(tmp_path, photos):
         ],
     )
     out = tmp_path / "out"
-    args = ["batch", "check-profile", manifest, "--out", out, "--format", "jsonl", "--workers", "1", "--progress", "log"]
+    args = ["batch", "check-profile", manifest, "--out", out, "--format", "jsonl", "--workers", "1"]
+    args += ["--progress", "log"]
     res = CliRunner().invoke(cli, list(map(str, args)))
     assert res.exit_code == 0, res.output
     assert "check-profile: 4/4 rows done" in res.output and "complete" in res.output

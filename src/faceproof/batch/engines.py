@@ -41,6 +41,15 @@ Batch = tuple[list[dict[str, Any]], dict[str, float]]
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux: ``VmHWM`` (of this process image: a
+    spawned worker's ``ru_maxrss`` starts at its parent's, it survives ``exec``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024.0 if sys.platform != "darwin" else kb / (1024.0 * 1024.0)
 
@@ -168,7 +177,7 @@ def ray_engine(
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         items = [{"row": int(t["row"]), "task": json.dumps(t)} for t in tasks]
         blocks = max(1, min(len(items), math.ceil(len(items) / chunk)))
-        ds = ray.data.from_items(items, override_num_blocks=blocks)
+        ds: Any = ray.data.from_items(items, override_num_blocks=blocks)
         ds = ds.map_batches(
             _RayWorker,
             fn_constructor_kwargs={"spec": spec},

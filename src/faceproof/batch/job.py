@@ -150,7 +150,9 @@ def run(
     cfg = config if config is not None else PipelineConfig()
     if not isinstance(cfg, PipelineConfig):
         raise InvalidArgument(f"config must be a PipelineConfig, got {type(cfg).__name__}")
-    policy_arg: Any = str(policy) if isinstance(policy, Path) else (dict(policy) if isinstance(policy, Mapping) else policy)
+    policy_arg: Any = (
+        str(policy) if isinstance(policy, Path) else (dict(policy) if isinstance(policy, Mapping) else policy)
+    )
     spec = WorkerSpec(op, cfg, policy=policy_arg, index_url=index, detail=detail)
     tasks = read_manifest(manifest, op, root=root)
     job = {
@@ -169,7 +171,9 @@ def run(
     todo = [t for t in tasks if t["row"] not in out.done]
     skipped = len(tasks) - len(todo)
     logger.info("batch %s: %d rows, %d already done, %d to do", op.value, len(tasks), skipped, len(todo))
-    bar = Progress(len(tasks), skipped, label=f"faceproof batch {op.value}", mode=progress, every=log_every, stream=stream)
+    bar = Progress(
+        len(tasks), skipped, label=f"faceproof batch {op.value}", mode=progress, every=log_every, stream=stream
+    )
     memory: dict[str, float] = {}
     buffer: list[dict[str, Any]] = []
     cpu_ms = 0.0

@@ -212,7 +212,10 @@ class Worker:
         if len(photo_ids) != len(photos):
             raise InvalidArgument(f"row {task['row']}: {len(photos)} photos but {len(photo_ids)} photo_ids")
         timings: dict[str, float] = {}
-        embeddings, kept, reasons, report = [], [], [], []
+        embeddings: list[Any] = []
+        kept: list[str] = []
+        reasons: list[str] = []
+        report: list[dict[str, Any]] = []
         first_error: FaceProofError | None = None
         for i, (source, pid) in enumerate(zip(photos, photo_ids, strict=True)):
             t = time.perf_counter()

@@ -163,7 +163,9 @@ class JobDir:
         for entry in entries:
             for r in _expand(entry["rows"]):
                 if r in self.done:
-                    raise InvalidArgument(f"row {r} is in two parts ({self.done[r]}, {entry['part']}): output corrupted")
+                    raise InvalidArgument(
+                        f"row {r} is in two parts ({self.done[r]}, {entry['part']}): output corrupted"
+                    )
                 self.done[r] = entry["part"]
         numbers = [int(m.group(1)) for n in (set(on_disk) | set(recorded)) if (m := _PART.match(n))]
         self._next = max(numbers, default=-1) + 1
@@ -216,8 +218,8 @@ class JobDir:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        for r in rows:
-            self.done[r] = name
+        for row in rows:
+            self.done[row] = name
         return name
 
     def write_summary(self, summary: dict[str, Any]) -> None:

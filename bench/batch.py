@@ -1,0 +1,238 @@
+"""Throughput of ``faceproof batch`` on this machine against the library's best
+single-process loop, measured in the same run, for ``verify`` and ``check-profile``
+manifests built from LFW View 1 dev-test pairs; memory per worker; a SIGKILL-and-resume
+of the verify job. Writes ``docs/batch.json`` (``--json``) and prints a table.
+
+Configurations, each over the same manifest, one after the other:
+
+* ``loop``: one process, one FaceProof, a plain loop over the rows (OpenCV's own thread
+  pool over both cores) -- the library's single-process throughput;
+* ``loop-2-threads``: one process, one FaceProof shared by two threads (it is thread-safe);
+* ``pool``: ``faceproof.batch.run(engine="local", workers=2)``: two processes, one
+  pipeline and one OpenCV thread each;
+* ``ray``: ``faceproof.batch.run(engine="ray", workers=2)`` on a local Ray instance with
+  2 CPUs (``ray.init`` timed apart: a cluster is started once, not per job).
+
+The baseline is the better of the two loops. Wall time of every configuration includes
+building the pipelines and loading the models (the pool: spawning its workers).
+
+    flock /tmp/faceproof-cpu.lock python bench/batch.py --rows 200 --json docs/batch.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from faceproof import FaceProof, Pipeline, PipelineConfig
+from faceproof.batch import read_manifest, read_results, run
+from faceproof.decision.profile import check_profile
+
+REPO = Path(__file__).resolve().parents[1]
+LFW = REPO.parent / "shared" / "testdata" / "lfw_view1"
+CONFIG = PipelineConfig(attributes=())
+
+
+def build_manifests(lfw: Path, rows: int, profile_rows: int, directory: Path) -> dict[str, Path]:
+    """verify: rows/2 same and rows/2 different pairs; check-profile: a selfie (path1 of a
+    same pair) and two profile photos (its pair's path2 and another person's photo)."""
+    with (lfw / "pairs_dev_test.csv").open(encoding="utf-8") as fh:
+        pairs = [(r["path1"], r["path2"], int(r["same"])) for r in csv.DictReader(fh)]
+    same = [p for p in pairs if p[2] == 1]
+    diff = [p for p in pairs if p[2] == 0]
+    half = rows // 2
+    verify = same[:half] + diff[: rows - half]
+    out = {"verify": directory / "verify.csv", "check-profile": directory / "check_profile.csv"}
+    with out["verify"].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path1", "path2", "same"])
+        w.writerows(verify)
+    with out["check-profile"].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["selfie", "photos"])
+        for i in range(profile_rows):
+            a, b, _ = same[i % len(same)]
+            other = diff[i % len(diff)][1]
+            w.writerow([a, f"{b}|{other}"])
+    return out
+
+
+def loop(operation: str, manifest: Path, threads: int) -> dict[str, Any]:
+    """The library's own loop: one FaceProof (one pipeline) in this process."""
+    import cv2
+
+    cv2.setNumThreads(-1 if threads == 1 else 1)  # one thread per worker thread when threaded; else all cores
+    tasks = read_manifest(manifest, operation, root=LFW)
+    t0, c0 = time.perf_counter(), time.process_time()
+    pipeline = Pipeline(CONFIG)
+    fp = FaceProof(pipeline=pipeline)
+    pipeline.warmup(confirmer=operation == "check-profile")
+
+    def one(task: dict[str, Any]) -> Any:
+        if operation == "verify":
+            return fp.verify(task["origin"], task["target"]).code
+        return check_profile(pipeline, task["selfie"], task["photos"]).verdict
+
+    if threads == 1:
+        results = [one(t) for t in tasks]
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            results = list(ex.map(one, tasks))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return {
+        "rows": len(results),
+        "wall_s": round(wall, 2),
+        "rows_per_s": round(len(results) / wall, 3),
+        "cpu_ms_per_row": round(1000 * cpu / len(results), 1),
+        "peak_rss_mb": round(vm_hwm_mb(), 1),
+    }
+
+
+def vm_hwm_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmHWM:"))
+
+
+def loop_in_subprocess(operation: str, manifest: Path, threads: int) -> dict[str, Any]:
+    """:func:`loop` in a fresh interpreter (clean memory, nothing else loaded)."""
+    cmd = [sys.executable, __file__, "--loop", operation, str(manifest), str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def batch(operation: str, manifest: Path, engine: str, workers: int) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
+    try:
+        t0 = time.perf_counter()
+        s = run(manifest, out, operation, CONFIG, engine=engine, workers=workers, root=LFW, progress="none")
+        wall = time.perf_counter() - t0
+        assert s.complete and s.rows_this_run == s.rows_total, s
+        return {
+            "rows": s.rows_this_run,
+            "wall_s": round(wall, 2),
+            "rows_per_s": round(s.rows_this_run / wall, 3),
+            "cpu_ms_per_row": s.cpu_ms_per_row,
+            "worker_peak_rss_mb": s.worker_peak_rss_mb,
+            "errors": s.errors,
+            "verdicts": s.verdicts,
+        }
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def kill_and_resume(manifest: Path, workers: int, kill_after: float) -> dict[str, Any]:
+    """``faceproof batch verify`` killed with SIGKILL (job and workers) once ``kill_after``
+    of the rows are committed, then started again with the same arguments."""
+    out = Path(tempfile.mkdtemp(prefix="bench-kill-"))
+    cmd = [sys.executable, "-m", "faceproof.cli", "batch", "verify", str(manifest), "--out", str(out)]
+    cmd += ["--root", str(LFW), "--workers", str(workers), "--part-rows", "16", "--progress", "none"]
+    total = len(read_manifest(manifest, "verify", root=LFW))
+    try:
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = out / "_parts.jsonl"
+        while proc.poll() is None:
+            n = sum(json.loads(x)["n"] for x in log.read_text().splitlines() if x.endswith("}")) if log.exists() else 0
+            if n >= kill_after * total:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        import pyarrow.parquet as pq
+
+        committed = sum(pq.read_metadata(p).num_rows for p in (out / "parts").glob("part-*.parquet"))
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        resume_s = time.perf_counter() - t0
+        rows = [r["row"] for r in read_results(out)]
+        summary = json.loads((out / "summary.json").read_text())
+        return {
+            "rows": total,
+            "committed_at_kill": committed,
+            "skipped_on_resume": summary["rows_skipped"],
+            "done_on_resume": summary["rows_this_run"],
+            "resume_wall_s": round(resume_s, 1),
+            "lost": len(set(range(total)) - set(rows)),
+            "duplicated": len(rows) - len(set(rows)),
+        }
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=200, help="rows per manifest")
+    ap.add_argument("--operations", default="verify,check-profile")
+    ap.add_argument("--configs", default="loop,loop-2-threads,pool,ray")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-kill", action="store_true", help="skip the kill-and-resume run")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile-rows", type=int, default=None, help="rows of the check-profile manifest (--rows)")
+    ap.add_argument("--loop", nargs=3, metavar=("OPERATION", "MANIFEST", "THREADS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.loop:
+        op, path, threads = args.loop
+        print(json.dumps(loop(op, Path(path), int(threads))))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    manifests = build_manifests(LFW, args.rows, args.profile_rows or args.rows, tmp)
+    configs = args.configs.split(",")
+    report: dict[str, Any] = {
+        "command": "flock /tmp/faceproof-cpu.lock python " + " ".join(["bench/batch.py", *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_start": os.getloadavg()},
+        "rows": {"verify": args.rows, "check-profile": args.profile_rows or args.rows},
+        "workers": args.workers,
+        "results": {},
+    }
+    report["ray_init_s"] = []
+    for op in args.operations.split(","):
+        res: dict[str, Any] = {}
+        for name in configs:
+            if name == "loop":
+                res[name] = loop_in_subprocess(op, manifests[op], 1)
+            elif name == "loop-2-threads":
+                res[name] = loop_in_subprocess(op, manifests[op], 2)
+            elif name == "pool":
+                res[name] = batch(op, manifests[op], "local", args.workers)
+            elif name == "ray":
+                import ray
+
+                # started for this configuration only: idle Ray processes stay out of the others
+                t0 = time.perf_counter()
+                ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="WARNING")
+                report["ray_init_s"].append(round(time.perf_counter() - t0, 1))
+                try:
+                    res[name] = batch(op, manifests[op], "ray", args.workers)
+                finally:
+                    ray.shutdown()
+            print(f"{op:13s} {name:15s} {res[name]['rows_per_s']:7.2f} rows/s  {json.dumps(res[name])}", flush=True)
+        loops = [res[k]["rows_per_s"] for k in ("loop", "loop-2-threads") if k in res]
+        if loops:
+            best = max(loops)
+            for name in ("pool", "ray"):
+                if name in res:
+                    res[name]["vs_best_loop"] = round(res[name]["rows_per_s"] / best, 3)
+        report["results"][op] = res
+    if not args.no_kill:
+        report["kill_and_resume"] = kill_and_resume(manifests["verify"], args.workers, 0.4)
+        print("kill and resume:", json.dumps(report["kill_and_resume"]), flush=True)
+    report["machine"]["load_avg_end"] = os.getloadavg()
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
