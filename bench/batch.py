@@ -28,6 +28,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,12 @@ def batch(operation: str, manifest: Path, engine: str, workers: int) -> dict[str
         s = run(manifest, out, operation, CONFIG, engine=engine, workers=workers, root=LFW, progress="none")
         wall = time.perf_counter() - t0
         assert s.complete and s.rows_this_run == s.rows_total, s
+        stages: dict[str, list[float]] = {}
+        for rec in read_results(out):
+            for key, ms in (rec["timings_ms"] or {}).items():
+                stages.setdefault(key, []).append(ms)
         return {
+            "stages_median_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
             "rows": s.rows_this_run,
             "wall_s": round(wall, 2),
             "rows_per_s": round(s.rows_this_run / wall, 3),
