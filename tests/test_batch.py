@@ -296,3 +296,27 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, lfw)
     for name, data in first_parts.items():
         assert (out / "parts" / name).read_bytes() == data
     print(f"killed after {done_at_kill}/{len(pairs)} rows; resumed: lost {len(lost)}, duplicated {duplicated}")
+
+
+def test_ctrl_c_writes_finished_rows_then_resume_completes(tmp_path, lfw):
+    pairs = lfw_pairs(lfw, 6, 6)
+    manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = _job_cmd(manifest, out)
+    cmd[cmd.index("--part-rows") + 1] = "1000"  # nothing is written before the interruption
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the plain progress lines: "faceproof batch verify: 3/12 rows ..."
+        if "rows (" in line and int(line.split(": ")[1].split("/")[0]) >= 2:
+            break
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the job and its workers
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert "run the same command again to resume" in rest
+    kept = _committed_rows(out)
+    assert 2 <= kept < len(pairs)  # the finished rows were written on Ctrl-C
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rows = [r["row"] for r in read_results(out)]
+    assert sorted(rows) == list(range(len(pairs)))

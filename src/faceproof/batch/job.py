@@ -183,9 +183,10 @@ def run(
 
     def flush() -> None:
         nonlocal last_flush
-        if buffer:
-            out.write_part(buffer)
-            buffer.clear()
+        records = [r for r in buffer if r["row"] not in out.done]
+        buffer.clear()  # first: a part interrupted half-way is either committed or redone, never written twice
+        if records:
+            out.write_part(records)
         last_flush = time.monotonic()
 
     batches: Iterator[Batch]

@@ -212,14 +212,14 @@ class JobDir:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, final)  # the commit
+        for row in rows:  # at once: an interruption from here on must not write them again
+            self.done[row] = name
         _fsync_dir(self.parts)
         entry = self._entry(final, rows)
         with self.log.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        for row in rows:
-            self.done[row] = name
         return name
 
     def write_summary(self, summary: dict[str, Any]) -> None:
