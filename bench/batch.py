@@ -177,6 +177,37 @@ def kill_and_resume(manifest: Path, workers: int, kill_after: float) -> dict[str
         shutil.rmtree(out, ignore_errors=True)
 
 
+def index_writes(members: int, photos: int = 4) -> dict[str, Any]:
+    """``MemberIndex.enroll`` on SQLite, one member (``photos`` templates) per call, as the
+    batch ``enroll`` operation writes: milliseconds per call (fsync included)."""
+    import numpy as np
+
+    from faceproof.index import MemberIndex, ModelId
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    try:
+        rng = np.random.default_rng(0)
+        model = ModelId.from_client(Pipeline(CONFIG))
+        with MemberIndex(f"sqlite:///{directory / 'members.db'}", model=model) as index:
+            times = []
+            for m in range(members):
+                vectors = rng.normal(size=(photos, 128)).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                t0 = time.perf_counter()
+                index.enroll(f"m-{m}", vectors, [f"p-{i}" for i in range(photos)])
+                times.append((time.perf_counter() - t0) * 1000)
+        return {
+            "backend": "sqlite",
+            "members": members,
+            "templates_per_member": photos,
+            "ms_per_enroll_median": round(statistics.median(times), 2),
+            "ms_per_enroll_p95": round(float(np.percentile(times, 95)), 2),
+            "enrolls_per_s": round(1000 / statistics.mean(times), 1),
+        }
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=200, help="rows per manifest")
@@ -184,6 +215,7 @@ def main() -> None:
     ap.add_argument("--configs", default="loop,loop-2-threads,pool,ray")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-kill", action="store_true", help="skip the kill-and-resume run")
+    ap.add_argument("--index-members", type=int, default=500, help="members enrolled in the index-write run")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--profile-rows", type=int, default=None, help="rows of the check-profile manifest (--rows)")
     ap.add_argument("--loop", nargs=3, metavar=("OPERATION", "MANIFEST", "THREADS"), help=argparse.SUPPRESS)
@@ -231,6 +263,8 @@ def main() -> None:
                 if name in res:
                     res[name]["vs_best_loop"] = round(res[name]["rows_per_s"] / best, 3)
         report["results"][op] = res
+    report["index_writes"] = index_writes(args.index_members)
+    print("index writes:", json.dumps(report["index_writes"]), flush=True)
     if not args.no_kill:
         report["kill_and_resume"] = kill_and_resume(manifests["verify"], args.workers, 0.4)
         print("kill and resume:", json.dumps(report["kill_and_resume"]), flush=True)
