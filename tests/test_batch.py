@@ -320,3 +320,42 @@ def test_ctrl_c_writes_finished_rows_then_resume_completes(tmp_path, lfw):
     assert again.returncode == 0, again.stdout + again.stderr
     rows = [r["row"] for r in read_results(out)]
     assert sorted(rows) == list(range(len(pairs)))
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """The pool's worker processes among a job's children (not multiprocessing's tracker)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    workers = []
+    for child in map(int, out):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            workers.append(child)
+    return workers
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_its_rows_redone(tmp_path, lfw):
+    pairs = lfw_pairs(lfw, 6, 6)
+    manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(_job_cmd(manifest, out), env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "rows (" in line and int(line.split(": ")[1].split("/")[0]) >= 1:
+            break
+    victims = _pool_workers(proc.pid)
+    assert victims, "no pool worker found"
+    os.kill(victims[0], signal.SIGKILL)  # as the OOM killer would
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=600) == 0, rest
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["duplicated_rows"] == 0
+    assert "worker_crashed" not in summary["errors"]  # killed once: its rows were simply done again
+    results = read_results(out)
+    assert [r["row"] for r in results] == list(range(len(pairs)))
+    assert all(r["ok"] for r in results)
+    assert "a worker process died; retrying" in rest  # the pool was replaced
+    assert len({r["worker"] for r in results}) >= 2  # the first pool's workers and the new pool's

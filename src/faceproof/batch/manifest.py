@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import InvalidArgument
 from ..runtime.io import is_url
 
-__all__ = ["Operation", "file_digest", "read_manifest"]
+__all__ = ["Operation", "file_digest", "pyarrow_parquet", "read_manifest"]
 
 LIST_SEPARATOR = "|"
 
@@ -69,6 +69,17 @@ _LIST_FIELDS = frozenset({"photos", "photo_ids"})
 _PATH_FIELDS = frozenset({"origin", "target", "selfie", "photos", "image"})
 
 
+def pyarrow_parquet() -> Any:
+    """``pyarrow.parquet``, or a SetupError that says what to install."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        from ..errors import BackendUnavailable
+
+        raise BackendUnavailable("Parquet needs pyarrow: pip install 'faceproof[batch]'") from None
+    return pq
+
+
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's bytes (the manifest's identity in ``job.json``)."""
     h = hashlib.sha256()
@@ -81,9 +92,7 @@ def file_digest(path: str | Path) -> str:
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
+        table = pyarrow_parquet().read_table(path)
         return list(table.column_names), table.to_pylist()
     if suffix in (".csv", ".tsv", ".txt"):
         with path.open(newline="", encoding="utf-8-sig") as fh:

@@ -70,6 +70,8 @@ class WorkerSpec:
         object.__setattr__(self, "operation", Operation.parse(self.operation))
         if self.operation is Operation.ENROLL and not self.index_url:
             raise InvalidArgument("enroll needs the member index's URL (index_url / --index)")
+        if self.operation is Operation.ANALYZE and not self.config.attributes:
+            raise InvalidArgument("analyze needs a PipelineConfig with attributes (e.g. ('gender', 'age'))")
 
 
 def _r(value: float | None, ndigits: int = 6) -> float | None:

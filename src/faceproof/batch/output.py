@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
+from .manifest import pyarrow_parquet
 
 __all__ = ["FORMATS", "JobDir", "read_results"]
 
@@ -38,6 +39,7 @@ _PART = re.compile(r"^part-(\d{6,})\.(parquet|jsonl)$")
 
 
 def _schema() -> Any:
+    pyarrow_parquet()
     import pyarrow as pa
 
     return pa.schema(
@@ -97,9 +99,8 @@ def _sha256(path: Path) -> str:
 
 def _part_rows(path: Path) -> list[int]:
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return [int(v) for v in pq.read_table(path, columns=["row"]).column("row").to_pylist()]
+        table = pyarrow_parquet().read_table(path, columns=["row"])
+        return [int(v) for v in table.column("row").to_pylist()]
     with path.open(encoding="utf-8") as fh:
         return [int(json.loads(line)["row"]) for line in fh if line.strip()]
 
@@ -196,9 +197,9 @@ class JobDir:
         tmp = self.parts / f".{name}.tmp"
         if self.fmt == "parquet":
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
             schema = _schema()
+            pq = pyarrow_parquet()
             cols = {f.name: [_cell(f.name, r.get(f.name)) for r in records] for f in schema}
             table = pa.Table.from_pydict(cols, schema=schema)
             with tmp.open("wb") as fh:
@@ -281,9 +282,7 @@ def iter_records(output: str | Path, columns: list[str] | None = None) -> Iterab
         return
     for path in sorted(p for p in parts.iterdir() if _PART.match(p.name)):
         if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            for rec in pq.read_table(path, columns=columns).to_pylist():
+            for rec in pyarrow_parquet().read_table(path, columns=columns).to_pylist():
                 if "timings_ms" in rec and isinstance(rec["timings_ms"], list):
                     rec["timings_ms"] = dict(rec["timings_ms"])
                 yield rec
