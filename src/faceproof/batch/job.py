@@ -101,7 +101,7 @@ def run(
     config: PipelineConfig | None = None,
     *,
     engine: str = "local",
-    workers: int = 2,
+    workers: int | None = None,
     address: str | None = None,
     fmt: str = "parquet",
     root: str | Path | None = None,
@@ -124,7 +124,7 @@ def run(
         operation: ``"check-profile"``, ``"verify"``, ``"enroll"`` or ``"analyze"``.
         config: the one :class:`~faceproof.PipelineConfig` every worker builds its pipeline from.
         engine: ``"local"`` (a process pool) or ``"ray"`` (Ray Data actors; ``faceproof[ray]``).
-        workers: worker processes / actors, each with one pipeline.
+        workers: worker processes / actors, each with one pipeline (default: one per CPU).
         address: ``engine="ray"``: an existing cluster (``"auto"``, ``"ray://host:10001"``);
             a local Ray instance with ``workers`` CPUs otherwise.
         fmt: ``"parquet"`` or ``"jsonl"`` parts.
@@ -145,6 +145,7 @@ def run(
         raise InvalidArgument(f"engine must be one of {ENGINES}, got {engine!r}")
     if fmt not in FORMATS:
         raise InvalidArgument(f"format must be one of {FORMATS}, got {fmt!r}")
+    workers = workers if workers is not None else max(1, os.cpu_count() or 1)
     if part_rows < 1 or chunk < 1 or workers < 1:
         raise InvalidArgument("part_rows, chunk and workers must be >= 1")
     cfg = config if config is not None else PipelineConfig()

@@ -23,7 +23,7 @@ OPERATIONS = ("check-profile", "verify", "enroll", "analyze")
 @click.option("--out", "output", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (engine ray); a local Ray instance without it.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Worker processes / Ray actors.")
+@click.option("--workers", type=int, default=None, help="Worker processes / Ray actors [default: one per CPU].")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--root", default=None, help="Base directory of relative paths (default: the manifest's directory).")
 @click.option("--index", "index_url", default=None, help="enroll: the member index (sqlite:///members.db, ...).")
@@ -54,7 +54,7 @@ def batch_cmd(
     output: str,
     engine: str,
     address: str | None,
-    workers: int,
+    workers: int | None,
     fmt: str,
     root: str | None,
     index_url: str | None,
