@@ -174,6 +174,7 @@ def test_cli_check_profile_jsonl_and_analyze(tmp_path, photos):
             ["catfish", p / "obama1.jpg", f"{p / 'chirac1.jpg'}|{p / 'chirac2.jpg'}"],
             ["cat-selfie", photos / "skimage/chelsea.png", str(p / "obama2.jpg")],
             ["gone", tmp_path / "gone.jpg", str(p / "obama2.jpg")],
+            ["photos-gone", p / "obama1.jpg", str(tmp_path / "gone.jpg")],
         ],
     )
     out = tmp_path / "out"
@@ -181,8 +182,8 @@ def test_cli_check_profile_jsonl_and_analyze(tmp_path, photos):
     args += ["--progress", "log"]
     res = CliRunner().invoke(cli, list(map(str, args)))
     assert res.exit_code == 0, res.output
-    assert "check-profile: 4/4 rows done" in res.output and "complete" in res.output
-    assert "faceproof batch check-profile: 4/4 rows" in res.output  # the plain progress line (not a TTY)
+    assert "check-profile: 5/5 rows done" in res.output and "complete" in res.output
+    assert "faceproof batch check-profile: 5/5 rows" in res.output  # the plain progress line (not a TTY)
     parts = sorted((out / "parts").glob("part-*.jsonl"))
     assert parts and not list((out / "parts").glob("*.parquet"))
     got = {r["id"]: r for r in read_results(out)}
@@ -190,6 +191,8 @@ def test_cli_check_profile_jsonl_and_analyze(tmp_path, photos):
     assert got["catfish"]["verdict"] == "not_verified" and "consistent_other_person" in got["catfish"]["reasons"]
     assert got["cat-selfie"]["error_code"] == "no_face" and got["cat-selfie"]["reasons"] == ["selfie_no_face"]
     assert got["gone"]["error_code"] == "image_not_found" and got["gone"]["verdict"] == "not_verified"
+    assert got["photos-gone"]["error_code"] == "image_not_found"
+    assert got["photos-gone"]["reasons"] == ["no_comparable_photo"]
     # analyze through the CLI, Parquet, JSON summary
     images = write_csv(tmp_path / "images.csv", ["image"], [[p / "obama1.jpg"], [photos / "skimage/brick.png"]])
     res = CliRunner().invoke(
