@@ -360,5 +360,5 @@ def test_a_worker_killed_mid_job_is_replaced_and_its_rows_redone(tmp_path, lfw):
     results = read_results(out)
     assert [r["row"] for r in results] == list(range(len(pairs)))
     assert all(r["ok"] for r in results)
-    assert "a worker process died; retrying" in rest  # the pool was replaced
+    assert "a worker process died; retrying" in rest  # the pool was replaced, the rows retried alone
     assert len({r["worker"] for r in results}) >= 2  # the first pool's workers and the new pool's

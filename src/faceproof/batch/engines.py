@@ -7,9 +7,9 @@ engines share one resume and one exactly-once rule.
 
 * :func:`local_engine`: a process pool (``spawn``), one :class:`~faceproof.batch.operations.Worker`
   per process built by the pool's initializer, one OpenCV thread each. A worker that dies
-  (segfault, OOM kill) breaks the pool: a new pool is started and the rows that were in
-  flight are tried again one by one; a row in flight during two crashes is recorded as
-  ``worker_crashed`` instead of being tried forever.
+  (segfault, OOM kill) breaks the pool: the rows that were in flight are then tried
+  again alone, one at a time, in a one-worker pool; a row that kills its worker there is
+  recorded as ``worker_crashed`` instead of being tried forever; then a new pool goes on.
 * :func:`ray_engine`: Ray Data, ``map_batches`` over an actor pool of ``workers`` actors,
   each holding one Worker (``faceproof[ray]``). ``address`` joins an existing cluster;
   without it a local Ray instance with ``workers`` CPUs is started and shut down at the end.
@@ -23,8 +23,8 @@ import math
 import resource
 import signal
 import sys
-from collections import Counter, deque
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -74,52 +74,73 @@ def _run_local(tasks: list[dict[str, Any]]) -> Batch:
     return records, {_WORKER.name: _peak_rss_mb()}
 
 
-def local_engine(spec: WorkerSpec, tasks: list[dict[str, Any]], *, workers: int = 2, chunk: int = 4) -> Iterator[Batch]:
-    """Run ``tasks`` on a pool of ``workers`` processes (see the module doc)."""
+def _pool(spec: WorkerSpec, workers: int) -> ProcessPoolExecutor:
     import multiprocessing
 
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_local, initargs=(spec,))
+
+
+def _pooled(
+    spec: WorkerSpec, queue: deque[list[dict[str, Any]]], workers: int
+) -> Generator[Batch, None, list[dict[str, Any]]]:
+    """Chunks from ``queue`` on one pool until it is empty or a worker dies; returns the
+    rows that were in flight when it died."""
+    pool = _pool(spec, workers)
+    inflight: dict[Future[Batch], list[dict[str, Any]]] = {}
+    lost: list[dict[str, Any]] = []
+    try:
+        while queue or inflight:
+            while queue and len(inflight) < 2 * workers:
+                part = queue.popleft()
+                inflight[pool.submit(_run_local, part)] = part
+            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                part = inflight.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.extend(part)
+                    continue
+                yield result
+            if lost:
+                for part in inflight.values():
+                    lost.extend(part)
+                inflight.clear()
+                return lost
+        return lost
+    finally:
+        pool.shutdown(wait=not lost and not inflight, cancel_futures=True)
+
+
+def _isolated(spec: WorkerSpec, suspects: deque[dict[str, Any]]) -> Iterator[Batch]:
+    """Rows that were in flight when a worker died, alone in a one-worker pool, one at a
+    time: a row that kills its worker here is the culprit and gets ``worker_crashed``."""
+    pool = _pool(spec, 1)
+    try:
+        while suspects:
+            task = suspects.popleft()
+            try:
+                yield pool.submit(_run_local, [task]).result()
+            except BrokenProcessPool:
+                msg = "the worker process died while processing this row alone (crash or out of memory)"
+                yield [error_record(task, spec.operation, "worker_crashed", msg)], {}
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool(spec, 1)
+    finally:
+        pool.shutdown(wait=not suspects, cancel_futures=True)
+
+
+def local_engine(spec: WorkerSpec, tasks: list[dict[str, Any]], *, workers: int = 2, chunk: int = 4) -> Iterator[Batch]:
+    """Run ``tasks`` on a pool of ``workers`` processes (see the module doc)."""
     if workers < 1:
         raise InvalidArgument("workers must be >= 1")
-    ctx = multiprocessing.get_context("spawn")
     queue: deque[list[dict[str, Any]]] = deque(tasks[i : i + chunk] for i in range(0, len(tasks), chunk))
-    crashes: Counter[int] = Counter()
     while queue:
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_local, initargs=(spec,))
-        inflight: dict[Future[Batch], list[dict[str, Any]]] = {}
-        lost: list[dict[str, Any]] = []
-        try:
-            while queue or inflight:
-                while queue and len(inflight) < 2 * workers:
-                    part = queue.popleft()
-                    inflight[pool.submit(_run_local, part)] = part
-                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    part = inflight.pop(fut)
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool:
-                        lost.extend(part)
-                        continue
-                    yield result
-                if lost:
-                    for fut, part in inflight.items():
-                        fut.cancel()
-                        lost.extend(part)
-                    inflight.clear()
-                    break
-        finally:
-            pool.shutdown(wait=not lost and not inflight, cancel_futures=True)
+        lost = yield from _pooled(spec, queue, workers)
         if lost:
-            logger.warning("a worker process died; retrying %d rows one by one", len(lost))
-            retry = []
-            for task in lost:
-                crashes[task["row"]] += 1
-                if crashes[task["row"]] >= 2:
-                    msg = "the worker process died twice while processing this row (crash or out of memory)"
-                    yield [error_record(task, spec.operation, "worker_crashed", msg)], {}
-                else:
-                    retry.append([task])
-            queue.extendleft(reversed(retry))
+            logger.warning("a worker process died; retrying the %d rows it may have taken, one at a time", len(lost))
+            yield from _isolated(spec, deque(lost))
 
 
 # ----------------------------------------------------------------------------- Ray Data
