@@ -163,6 +163,10 @@ def run(
         "root": None if root is None else str(Path(root).resolve()),
         "config": config_digest(cfg),
         "policy": _jsonable(policy_arg),
+        # a policy file is part of the job by its content, not only its name
+        "policy_sha256": file_digest(policy_arg)
+        if isinstance(policy_arg, str) and Path(policy_arg).is_file()
+        else None,
         "index": index,
         "format": fmt,
         "detail": detail,
