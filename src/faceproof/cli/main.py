@@ -79,6 +79,7 @@ private_opt = click.option(
 #: name -> "module:attribute". Each module builds its command with click and reuses
 #: ``guarded``, ``make_client`` and ``echo_json`` from here.
 LAZY_COMMANDS: dict[str, str] = {
+    "batch": "faceproof.cli.batch:batch_cmd",
     "calibrate": "faceproof.cli.evaluation:calibrate_cmd",
     "challenge": "faceproof.cli.challenge:challenge_cmd",
     "check-profile": "faceproof.cli.profile:check_profile_cmd",
