@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgument
 from ..runtime.align import estimate_similarity, template_for
+from ..runtime.pose import face_frame
 from ..types import Face, ImageArray
 
 __all__ = [
@@ -144,14 +145,8 @@ class FaceDescriptor:
 
 def _geometry(landmarks: np.ndarray) -> F32:
     """The five points relative to the eye midpoint, eye line horizontal, inter-eye units."""
-    pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    eye = pts[1] - pts[0]
-    ie = float(np.hypot(eye[0], eye[1]))
-    if ie <= 1e-9:
-        raise InvalidArgument("landmarks are degenerate (the eyes coincide)")
-    c, s = eye / ie
-    rot = np.array([[c, s], [-s, c]])
-    return ((pts - pts[:2].mean(axis=0)) @ rot.T / ie).astype(np.float32)
+    frame, _, _ = face_frame(landmarks)
+    return frame.astype(np.float32)
 
 
 def _mirror_geometry(g: F32) -> F32:
