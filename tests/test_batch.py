@@ -302,7 +302,9 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, lfw)
 
 
 def test_ctrl_c_writes_finished_rows_then_resume_completes(tmp_path, lfw):
-    pairs = lfw_pairs(lfw, 6, 6)
+    # enough rows that the interruption lands mid-job on a quiet machine too (12 rows could
+    # all be done between the progress line and the signal)
+    pairs = lfw_pairs(lfw, 25, 25)
     manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -340,7 +342,7 @@ def _pool_workers(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_its_rows_redone(tmp_path, lfw):
-    pairs = lfw_pairs(lfw, 6, 6)
+    pairs = lfw_pairs(lfw, 25, 25)  # the kill must land mid-job, on a quiet machine too
     manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
