@@ -97,12 +97,20 @@ def browser() -> Iterator[Any]:
 
 def submit(driver: Any, css: str) -> None:
     """Click a submit button (or a link) and wait until the next page replaced this one."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
     page = driver.find_element("tag name", "html")
     driver.find_element("css selector", css).click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+
+    def replaced(_driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale, or Chromium's "node does not belong to the document"
+            return True
+        return False
+
+    WebDriverWait(driver, 60).until(replaced)
 
 
 def sign_in(driver: Any, base: str, name: str = "alice", password: str | None = None) -> None:
