@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,17 +230,24 @@ class FaceProof:
         lang_ = check_lang(lang) if lang is not None else self.lang
         metric_ = self.metric if metric is None else Metric.parse(metric)
         thr = self.pipeline.threshold_for(metric_, threshold)
+        # the cascade (PipelineConfig(cascade=True)) embeds without flip first and adds the
+        # mirrored pass only for pairs near the threshold; else every face is embedded at once
         plan = self.pipeline.cascade_plan(metric_, threshold)
+        embed: Callable[[ImageArray, list[Face]], Any] = self.pipeline.embed
         if plan is not None:
-            return self._verify_cascade(origin, target, metric_, thr, plan, lang_)
+            from .runtime.cascade import embed_plain
+
+            def embed(image: ImageArray, faces: list[Face]) -> Any:
+                return embed_plain(self.recognizer, image, faces)  # type: ignore[arg-type]
+
         timings: dict[str, float] = {}
         notes: list[str] = []
         start = time.perf_counter()
-        sides: dict[str, list[Face]] = {}
+        sides: dict[str, Any] = {}
         roles: tuple[tuple[Role, ImageSource], ...] = (("origin", origin), ("target", target))
         for role, source in roles:
             try:
-                sides[role] = self._embedded_faces(source, role, timings, notes)
+                sides[role] = self._embedded_faces(source, role, timings, notes, embed)
             except FaceProofError as exc:
                 code = verify_code_for_error(exc, role)
                 if code is None:
@@ -254,14 +261,28 @@ class FaceProof:
                     threshold=thr,
                     model=self.recognizer.name,
                     detector=self.detector.name,
-                    origin_faces=sides.get("origin", ()),
-                    target_faces=sides.get("target", ()),
+                    origin_faces=_faces_of(sides.get("origin", ())),
+                    target_faces=_faces_of(sides.get("target", ())),
                     timings_ms=timings,
                     lang=lang_,
                     notes=notes,
                 )
         t = time.perf_counter()
-        sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
+        stages = None
+        if plan is None:
+            sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
+            origin_faces, target_faces = tuple(sides["origin"]), tuple(sides["target"])
+        else:
+            from .runtime.cascade import cascade_compare
+
+            t0, t1, margin = plan
+            out = cascade_compare(self.recognizer, sides["origin"], sides["target"], metric_, t0, t1, margin)  # type: ignore[arg-type]
+            sim, dist, matches, stages = out.similarity, out.distances, out.matches, out.stages
+            origin_faces, target_faces = out.origin_faces, out.target_faces
+            notes.append(
+                f"cascade: {int((stages == 2).sum())} of {stages.size} pairs within {margin:g} of the no-flip "
+                f"threshold {t0:g} were compared with flip ({out.refined[0]}+{out.refined[1]} mirrored passes)"
+            )
         timings["compare"] = _ms(t)
         timings["total"] = _ms(start)
         code = VerifyCode.SAME_PERSON if bool(matches.any()) else VerifyCode.NOT_SAME_PERSON
@@ -274,88 +295,12 @@ class FaceProof:
             threshold=thr,
             model=self.recognizer.name,
             detector=self.detector.name,
-            origin_faces=tuple(sides["origin"]),
-            target_faces=tuple(sides["target"]),
+            origin_faces=origin_faces,
+            target_faces=target_faces,
             timings_ms=timings,
             lang=lang_,
             notes=tuple(notes),
-        )
-
-    def _verify_cascade(
-        self,
-        origin: ImageSource,
-        target: ImageSource,
-        metric: Metric,
-        thr: Threshold,
-        plan: tuple[float, float, float],
-        lang: Lang,
-    ) -> VerifyResult:
-        """``verify`` through the cascade (``PipelineConfig(cascade=True)``): the same
-        result shape, plus ``stages`` (which stage decided each pair)."""
-        from .runtime.cascade import PlainSide, cascade_compare, embed_plain
-
-        timings: dict[str, float] = {}
-        notes: list[str] = []
-        start = time.perf_counter()
-        sides: dict[str, PlainSide] = {}
-        recognizer: Any = self.recognizer
-        for role, source in (("origin", origin), ("target", target)):
-            try:
-                t = time.perf_counter()
-                image = self.load_image(source)
-                timings[f"{role}_decode"] = _ms(t)
-                faces, dropped = self._detect(image, timings, f"{role}_")
-                if dropped:
-                    notes.append(f"{role}: {dropped} smaller faces beyond max_faces={self.max_faces} were ignored")
-                if not faces:
-                    raise NoFaceError(f"no face was detected in the {role} image")
-                t = time.perf_counter()
-                sides[role] = embed_plain(recognizer, image, faces)
-                timings[f"{role}_embed"] = _ms(t)
-            except FaceProofError as exc:
-                code = verify_code_for_error(exc, role)  # type: ignore[arg-type]
-                if code is None:
-                    raise
-                timings["total"] = _ms(start)
-                return VerifyResult.failed(
-                    code,
-                    exc.with_role(role),  # type: ignore[arg-type]
-                    metric=metric,
-                    threshold=thr,
-                    model=self.recognizer.name,
-                    detector=self.detector.name,
-                    origin_faces=sides["origin"].faces if "origin" in sides else (),
-                    target_faces=(),
-                    timings_ms=timings,
-                    lang=lang,
-                    notes=notes,
-                )
-        t0, t1, margin = plan
-        t = time.perf_counter()
-        out = cascade_compare(recognizer, sides["origin"], sides["target"], metric, t0, t1, margin)
-        timings["compare"] = _ms(t)
-        timings["total"] = _ms(start)
-        stage2 = int((out.stages == 2).sum())
-        notes.append(
-            f"cascade: {stage2} of {out.stages.size} pairs within {margin:g} of the no-flip threshold {t0:g} "
-            f"were compared with flip ({out.refined[0]}+{out.refined[1]} mirrored passes)"
-        )
-        code = VerifyCode.SAME_PERSON if bool(out.matches.any()) else VerifyCode.NOT_SAME_PERSON
-        return VerifyResult(
-            code=code,
-            similarity=out.similarity,
-            distances=out.distances,
-            matches=out.matches,
-            metric=metric,
-            threshold=thr,
-            model=self.recognizer.name,
-            detector=self.detector.name,
-            origin_faces=out.origin_faces,
-            target_faces=out.target_faces,
-            timings_ms=timings,
-            lang=lang,
-            notes=tuple(notes),
-            stages=out.stages,
+            stages=stages,
         )
 
     def distinguish(self, source: ImageSource, *, lang: Lang | None = None) -> AnalyzeResult:
@@ -483,8 +428,14 @@ class FaceProof:
         return self.pipeline.detect(image, timings, prefix)
 
     def _embedded_faces(
-        self, source: ImageSource, role: Role, timings: dict[str, float], notes: list[str]
-    ) -> list[Face]:
+        self,
+        source: ImageSource,
+        role: Role,
+        timings: dict[str, float],
+        notes: list[str],
+        embed: Callable[[ImageArray, list[Face]], Any],
+    ) -> Any:
+        """One side of ``verify``: load, detect (at least one face) and ``embed``."""
         t = time.perf_counter()
         image = self.load_image(source)
         timings[f"{role}_decode"] = _ms(t)
@@ -494,6 +445,11 @@ class FaceProof:
         if not faces:
             raise NoFaceError(f"no face was detected in the {role} image")
         t = time.perf_counter()
-        faces = self.pipeline.embed(image, faces)
+        embedded = embed(image, faces)
         timings[f"{role}_embed"] = _ms(t)
-        return faces
+        return embedded
+
+
+def _faces_of(side: Any) -> tuple[Face, ...]:
+    """The faces of one embedded side of ``verify`` (a face list, or the cascade's PlainSide)."""
+    return tuple(getattr(side, "faces", side))
