@@ -34,24 +34,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from faceproof import FaceProof  # noqa: E402
+from faceproof.authenticity.attacks import rotate_full  # noqa: E402
 from faceproof.authenticity.challenge import Instruction, check_pose, upright_landmarks  # noqa: E402
 from faceproof.runtime.pose import estimate_pose  # noqa: E402
 from faceproof.types import Face  # noqa: E402
 
 DATA = Path(os.environ.get("FACEPROOF_TESTDATA", REPO.parent / "shared" / "testdata"))
 ANGLES = list(range(-30, 31, 5))
-
-
-def rotate_full(image: np.ndarray, degrees: float) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(h * s + w * c), int(h * c + w * s)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return np.asarray(cv2.warpAffine(image, m, (nw, nh), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
 
 
 def main_face(faces: list[Face]) -> Face | None:

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from faceproof.authenticity.attacks import rotate_full
 from faceproof.authenticity.challenge import Instruction, check_pose, upright_landmarks
 from faceproof.errors import InvalidArgument
 from faceproof.types import BBox, Face
 
 PORTRAITS = ["pytopenface/obama1.jpg", "pytopenface/chirac1.jpg", "bsplus/paul.jpg"]
-
-
-def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
-    """Counter-clockwise by ``degrees``, canvas enlarged so nothing is cut."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(h * s + w * c), int(h * c + w * s)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return np.asarray(cv2.warpAffine(image, m, (nw, nh), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
 
 
 def _main(faces: list[Face]) -> Face:
@@ -41,7 +30,7 @@ def test_tilts_by_rotating_real_photos(fp, photos: Path, rel: str) -> None:
         (-25, {Instruction.TILT_LEFT}),
         (0, set()),
     ):
-        rotated = _rotate(image, degrees)
+        rotated = rotate_full(image, degrees)
         face = _main(fp.detect(rotated))
         landmarks = upright_landmarks(rotated, face, fp.detector)
         for ins in (Instruction.TILT_LEFT, Instruction.TILT_RIGHT):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from faceproof.authenticity import Authenticity, ReplayStore, StoreNonceLedger, new_challenge
-from faceproof.authenticity.attacks import apply_attack
+from faceproof.authenticity.attacks import apply_attack, rotate_full
 from faceproof.decision.results import Reason, Verdict
 from faceproof.errors import InvalidArgument
 from faceproof.storage import open_store
@@ -27,19 +27,6 @@ def _jpeg(image: np.ndarray, quality: int = 92) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
-
-
-def _rotate_full(image: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotated counter-clockwise by ``degrees``, the canvas enlarged (as bench/pose_checks.py)."""
-    import cv2
-
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(h * s + w * c), int(h * c + w * s)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return np.asarray(cv2.warpAffine(image, m, (nw, nh), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
 
 
 @pytest.fixture()
@@ -136,7 +123,7 @@ def test_tilt_challenge_met_by_a_rotated_selfie(fp, photos, profile, store) -> N
     auth = Authenticity(nonces=StoreNonceLedger(store), challenge_secret=SECRET)
     image = fp.load_image(photos / OBAMA)
     # tilt_left: the head leans to the member's left shoulder = clockwise in the image
-    tilted = _jpeg(_rotate_full(image, -30))
+    tilted = _jpeg(rotate_full(image, -30))
     r = fp.check_profile(tilted, profile, authenticity=auth, challenge=new_challenge(SECRET, "tilt_left").token)
     assert r.verdict is Verdict.VERIFIED, (r.reasons, r.authenticity.challenge)
     assert r.authenticity.challenge is not None and r.authenticity.challenge.pose is not None

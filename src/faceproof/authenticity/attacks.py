@@ -106,6 +106,21 @@ def _rotate(image: ImageArray, degrees: float) -> ImageArray:
     return np.asarray(cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR), dtype=np.uint8)
 
 
+def rotate_full(image: ImageArray, degrees: float) -> ImageArray:
+    """Rotated counter-clockwise by ``degrees`` with the canvas enlarged so nothing is cut
+    (edges replicated): a selfie taken with the head or the phone tilted, for the pose
+    checks' measurements and tests."""
+    import cv2
+
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    c, s = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * s + w * c), int(h * c + w * s)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return np.asarray(cv2.warpAffine(image, m, (nw, nh), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
+
+
 def rotate(image: ImageArray, rng: np.random.Generator, face: BBox | None = None) -> ImageArray:
     sign = 1.0 if rng.random() < 0.5 else -1.0
     return _rotate(image, sign * float(rng.uniform(3.0, 10.0)))
