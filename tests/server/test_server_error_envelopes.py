@@ -77,6 +77,7 @@ def test_a_missing_model_file_keeps_the_service_unready_and_says_why(sface_file_
         message = body["error"]["message"]
         assert message.startswith("warm-up failed: model_file_missing: ")
         assert "face_recognition_sface_MISSING.onnx" in message and "reinstall" in message
+        assert ready.headers["retry-after"] == "30"  # as the /v1 routes say below
 
         # the process is up, and every /v1 request is refused with the reason, not a 500
         assert client.get("/healthz").status_code == 200

@@ -223,13 +223,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         stats = svc.pool.stats() if svc.pool is not None else {}
         if svc.ready:
             return JSONResponse({"ready": True, "warmup_ms": round(svc.warmup_ms or 0.0, 1), "pool": stats})
+        # a failed warm-up will not fix itself (a missing or altered model file): the same
+        # "retry much later" as the /v1 routes give, not a 1 s probe loop
         if svc.warmup_error is not None:
             message = f"warm-up failed: {svc.warmup_error.code}: {svc.warmup_error.message}"
+            retry_after = "30"
         else:
             message = "the models are still loading"
+            retry_after = "1"
         state_of(request.scope)["error_code"] = "not_ready"
         body = {"ready": False, **envelope("not_ready", message, request_id_of(request))}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse(body, status_code=503, headers={"Retry-After": retry_after})
 
     models_router = APIRouter(prefix="/v1", dependencies=[Depends(guard_v1)], tags=["models"])
 
