@@ -70,6 +70,15 @@ def test_distinguish_and_faces(photos, tmp_path):
     assert len(json.loads((out / "faces.json").read_text())) == 2
 
 
+def test_faces_out_that_cannot_be_a_directory_is_an_input_error(photos, tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a directory")
+    result = run("faces", photos / "pytopenface/obama1.jpg", "--out", a_file / "sub")
+    assert result.exit_code == 2, result.output
+    assert "cannot create the directory" in result.output and "[invalid_argument]" in result.output
+    assert "Traceback" not in result.output and a_file.read_text() == "not a directory"
+
+
 def test_models_lists_backends_and_licences():
     doc = json.loads(run("models").output)
     names = {(b["kind"], b["name"]) for b in doc["backends"]}

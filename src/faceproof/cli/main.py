@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import FaceProofError
+from ..errors import FaceProofError, InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -237,6 +237,12 @@ def faces_cmd(
     """Write the aligned, padded face crops of IMAGE to --out (face_00.png, ...) plus faces.json."""
     from PIL import Image
 
+    # the directory is made before any model runs: a --out that cannot be a directory (a
+    # path under a file, no permission) is the caller's input, exit 2, not an internal error
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgument(f"--out {out_dir}: cannot create the directory ({exc.strerror})") from None
     fp = make_client(
         detector=detector,
         min_detection_confidence=min_detection_confidence,
@@ -244,13 +250,15 @@ def faces_cmd(
         allow_private_urls=allow_private_urls,
     )
     crops = fp.get_faces(image, size=size, padding=padding)
-    out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for i, crop in enumerate(crops):
-        name = f"face_{i:02d}.png"
-        Image.fromarray(crop.image).save(out_dir / name)
-        records.append({"file": name, **crop.face.to_dict()})
-    (out_dir / "faces.json").write_text(json.dumps(records, indent=2), encoding="utf-8")
+    try:
+        for i, crop in enumerate(crops):
+            name = f"face_{i:02d}.png"
+            Image.fromarray(crop.image).save(out_dir / name)
+            records.append({"file": name, **crop.face.to_dict()})
+        (out_dir / "faces.json").write_text(json.dumps(records, indent=2), encoding="utf-8")
+    except OSError as exc:  # disk full, directory removed meanwhile
+        raise InvalidArgument(f"--out {out_dir}: cannot write the crops ({exc.strerror})") from None
     click.echo(f"{len(crops)} face(s) written to {out_dir}")
 
 
