@@ -98,9 +98,9 @@ def test_face_crop_is_cut_on_demand(fp, photos: Path) -> None:
     image = fp.load_image(photos / "pytopenface/obama1.jpg")
     face = _main(fp.detect(image))
     lazy = describe_face(image, face)
-    assert lazy._face is None  # noqa: SLF001 — not cut until asked for
+    assert lazy._face is None  # not cut until asked for
     crop = lazy.face
-    assert lazy._image is None  # noqa: SLF001 — the pixels are dropped once cut
+    assert lazy._image is None  # the pixels are dropped once cut
     again = describe_face(image, face).face
     assert np.array_equal(crop.crop, again.crop) and np.array_equal(crop.mask, again.mask)
 
