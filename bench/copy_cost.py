@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 _ap = argparse.ArgumentParser(description="copy + replay check cost")
 _ap.add_argument("--src", type=Path, default=REPO / "src", help="the faceproof source tree to time")
 _ap.add_argument("--reps", type=int, default=30)
-ARGS = _ap.parse_args()
+ARGS, _ = _ap.parse_known_args()
 sys.path.insert(0, str(ARGS.src))
 
 from faceproof import FaceProof  # noqa: E402
