@@ -81,7 +81,7 @@ class FaceCache:
 
     def save(self) -> None:
         if self.dirty:
-            tmp = self.path.with_suffix(".tmp")
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")  # several runs may share the cache
             with tmp.open("wb") as fh:
                 pickle.dump(self.data, fh)
             tmp.replace(self.path)
