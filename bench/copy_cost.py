@@ -1,6 +1,9 @@
 """What the copy check and the replay fingerprint add to one profile check.
 
-    flock /tmp/faceproof-cpu.lock python bench/copy_cost.py
+    flock -x /tmp/faceproof-cpu.lock sh -c 'python bench/copy_cost.py --src OLD_CHECKOUT/src; python bench/copy_cost.py'
+
+``--src`` times another checkout's ``faceproof`` (e.g. the commit before a change) with the
+same script, so the two configurations are measured side by side in one locked run.
 
 A profile check already has the decoded images and their faces (landmarks); this times
 only what the authenticity checks add: ``find_copy`` of the selfie against N profile
@@ -13,6 +16,7 @@ threads. Run it on a quiet machine: the wall clock counts time spent waiting for
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -21,11 +25,15 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+_ap = argparse.ArgumentParser(description="copy + replay check cost")
+_ap.add_argument("--src", type=Path, default=REPO / "src", help="the faceproof source tree to time")
+_ap.add_argument("--reps", type=int, default=30)
+ARGS, _ = _ap.parse_known_args()
+sys.path.insert(0, str(ARGS.src))
 
 from faceproof import FaceProof  # noqa: E402
 from faceproof.authenticity.attacks import apply_attack  # noqa: E402
-from faceproof.authenticity.copies import describe_face, find_copy  # noqa: E402
+from faceproof.authenticity.copies import compare_descriptors, describe_face, find_copy  # noqa: E402
 from faceproof.authenticity.fingerprint import selfie_fingerprint  # noqa: E402
 
 DATA = Path(os.environ.get("FACEPROOF_TESTDATA", REPO.parent / "shared" / "testdata"))
@@ -56,6 +64,10 @@ def timed(fn, reps: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    import faceproof
+
+    print(f"faceproof from {Path(faceproof.__file__).parent}; load average {os.getloadavg()[0]:.2f}")
+    reps = ARGS.reps
     fp = FaceProof()
     selfie_path = DATA / "photos" / "pytopenface" / "obama1.jpg"
     selfie = fp.load_image(selfie_path)
@@ -73,28 +85,42 @@ def main() -> None:
     def fingerprint() -> None:
         selfie_fingerprint(selfie, sface, raw, descriptor=describe_face(selfie, sface))
 
+    def copy_and_replay(sub, s_image=selfie, s_face=sface) -> None:
+        """What the wired check runs: the selfie's descriptor once, shared by the copy
+        check and the fingerprint (the file's bytes hashed)."""
+        d = describe_face(s_image, s_face)
+        for im, faces in sub:
+            for f in faces:
+                compare_descriptors(d, describe_face(im, f))
+        selfie_fingerprint(s_image, s_face, raw, descriptor=d)
+
+    # the 3-photo profile of bench/authenticity_wired.py: the matched face of each photo
+    three = [(im, [max(f, key=lambda x: x.bbox.area)]) for im, f in photos[:3]]
+    med, cpu = timed(lambda: copy_and_replay(three), reps)
+    print(f"| copy + fingerprint, honest selfie, 3-photo profile (matched faces) | 3 (3) | {med:.1f} | {cpu:.1f} |")
+    copy = apply_attack("mirror_half_q60", photos[0][0], 1, photos[0][1][0].bbox)
+    cface = max(fp.detect(copy), key=lambda f: f.bbox.area)
+    med, cpu = timed(lambda: copy_and_replay(three, copy, cface), reps)
+    print(f"| copy + fingerprint, a copy of photo 1, 3-photo profile | 3 (3) | {med:.1f} | {cpu:.1f} |")
     for n in (1, 5, 10):
         sub = photos[:n]
         faces = sum(len(f) for _, f in sub)
-        med, p90 = timed(lambda sub=sub: find_copy(selfie, [sface], sub), 30)
-        print(f"| find_copy, honest selfie | {n} ({faces}) | {med:.1f} | {p90:.1f} |")
-        med, p90 = timed(lambda sub=sub: (find_copy(selfie, [sface], sub), fingerprint()), 30)
-        print(f"| find_copy + fingerprint, honest selfie | {n} ({faces}) | {med:.1f} | {p90:.1f} |")
-    copy = apply_attack("mirror_half_q60", photos[0][0], 1, photos[0][1][0].bbox)
-    cface = max(fp.detect(copy), key=lambda f: f.bbox.area)
-    med, p90 = timed(lambda: find_copy(copy, [cface], photos), 30)
-    print(f"| find_copy, a copy of photo 1 | 10 ({n_faces}) | {med:.1f} | {p90:.1f} |")
-    med, p90 = timed(fingerprint, 50)
-    print(f"| selfie_fingerprint (file bytes + descriptor) | - | {med:.2f} | {p90:.2f} |")
-    med, p90 = timed(lambda: selfie_fingerprint(selfie, sface), 50)
-    print(f"| selfie_fingerprint (pixels hashed, own crop) | - | {med:.2f} | {p90:.2f} |")
+        med, cpu = timed(lambda sub=sub: find_copy(selfie, [sface], sub), reps)
+        print(f"| find_copy, honest selfie, every face | {n} ({faces}) | {med:.1f} | {cpu:.1f} |")
+    med, cpu = timed(lambda: find_copy(copy, [cface], photos), reps)
+    print(f"| find_copy, a copy of photo 1, every face | 10 ({n_faces}) | {med:.1f} | {cpu:.1f} |")
+    med, cpu = timed(fingerprint, 50)
+    print(f"| selfie_fingerprint (file bytes + descriptor) | - | {med:.2f} | {cpu:.2f} |")
+    med, cpu = timed(lambda: selfie_fingerprint(selfie, sface), 50)
+    print(f"| selfie_fingerprint (pixels hashed, own crop) | - | {med:.2f} | {cpu:.2f} |")
     # LFW-sized images (150x150): the small end
     lfw = sorted((DATA / "lfw_view1" / "images").glob("George_W_Bush/*.jpg"))[:11]
     ims = [fp.load_image(p) for p in lfw]
     fs = [fp.detect(im) for im in ims]
     sub = list(zip(ims[1:], fs[1:], strict=True))
-    med, p90 = timed(lambda: find_copy(ims[0], fs[0][:1], sub), 30)
-    print(f"| find_copy, LFW 150x150, same person | 10 ({sum(len(f) for _, f in sub)}) | {med:.1f} | {p90:.1f} |")
+    med, cpu = timed(lambda: find_copy(ims[0], fs[0][:1], sub), reps)
+    print(f"| find_copy, LFW 150x150, same person | 10 ({sum(len(f) for _, f in sub)}) | {med:.1f} | {cpu:.1f} |")
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

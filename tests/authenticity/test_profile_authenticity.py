@@ -135,3 +135,16 @@ def test_tilt_challenge_met_by_a_rotated_selfie(fp, photos, profile, store) -> N
     r = fp.check_profile(upright, profile, authenticity=auth, challenge=new_challenge(SECRET, "tilt_left").token)
     assert r.reasons[0] is Reason.CHALLENGE_FAILED
     assert r.to_dict()["authenticity"]["challenge"]["status"] == "failed"
+
+
+def test_features_list_the_checks_that_run(store) -> None:
+    """What a service reports of its authenticity checks: no secret, no state."""
+    assert Authenticity().features()["copies"] is True
+    assert Authenticity().features()["copy_thresholds"]["min_face_correlation"] == 0.8
+    off = Authenticity.off().features()
+    assert off["copies"] is False and off["replays"] is False and off["challenges"] is False
+    full = Authenticity(
+        replays=ReplayStore(store, retention_days=30), nonces=StoreNonceLedger(store), challenge_secret=SECRET
+    ).features()
+    assert full["replays"] is True and full["replay_retention_days"] == 30 and full["challenges"] is True
+    assert SECRET.decode() not in repr(full)

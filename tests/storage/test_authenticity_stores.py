@@ -123,3 +123,41 @@ def test_retention_and_deletion_by_member(store_url: str) -> None:
             ReplayStore(s, retention_days=0)
         with pytest.raises(InvalidArgument):
             replay.remember("", new)
+
+
+def test_replay_store_purges_expired_rows_on_write(store_url: str) -> None:
+    """Every ``purge_every`` remembered selfies the expired ones go: the retention holds
+    with no scheduler."""
+    rng = random.Random(13)
+    with open_store(store_url) as s:
+        replay = ReplayStore(s, retention_days=1, purge_every=3)
+        replay.remember("m1", _fp(rng), now=0.0)
+        replay.remember("m1", _fp(rng), now=10.0)
+        assert replay.count() == 2 and replay.purged == 0
+        later = 2 * DAY
+        replay.remember("m2", _fp(rng), now=later)  # the third write purges the two expired
+        assert replay.purged == 2 and replay.count() == 1
+        bands = s.run(lambda tx: tx.scalar("SELECT COUNT(*) FROM faceproof_replay_bands"), write=False)
+        assert bands == 17
+        for _ in range(3):
+            replay.remember("m2", _fp(rng), now=later + 1)
+        assert replay.count() == 4 and replay.purged == 2  # nothing expired at the sixth write
+        manual = ReplayStore(s, retention_days=1, purge_every=0)
+        manual.remember("m3", _fp(rng), now=0.0)
+        assert manual.purged == 0 and manual.count() == 5
+        with pytest.raises(InvalidArgument):
+            ReplayStore(s, purge_every=-1)
+
+
+def test_nonce_ledger_purges_spent_nonces_on_write(store_url: str) -> None:
+    with open_store(store_url) as s:
+        ledger = StoreNonceLedger(s, purge_every=2)
+        assert ledger.spend("n1", 100.0, now=0.0)
+        assert not ledger.spend("n1", 100.0, now=1.0)  # the second write: n1 not yet expired
+        assert ledger.purged == 0
+        assert ledger.spend("n2", 1000.0, now=200.0)
+        assert ledger.spend("n3", 1000.0, now=201.0)  # the fourth write purges n1
+        assert ledger.purged == 1
+        assert ledger.spend("n1", 1000.0, now=202.0)  # forgotten after its expiry
+        with pytest.raises(InvalidArgument):
+            StoreNonceLedger(s, purge_every=True)  # type: ignore[arg-type]

@@ -65,6 +65,20 @@ class Authenticity:
             raise InvalidArgument(f"authenticity must be an Authenticity, got {type(value).__name__}")
         return value
 
+    def features(self) -> dict[str, Any]:
+        """Which checks run, for a service's feature listing (no secret, no state):
+        ``copies``, ``replays`` (a store is configured), ``challenges`` (a secret and a
+        nonce ledger are), with the copy rule's thresholds and the replay retention."""
+        replays = self.replays
+        return {
+            "copies": self.copies,
+            "copy_thresholds": self.copy_thresholds.to_dict() if self.copies else None,
+            "replays": replays is not None,
+            "replay_retention_days": None if replays is None else replays.retention_days,
+            "challenges": self.challenge_secret is not None and self.nonces is not None,
+            "mirrored": self.mirrored,
+        }
+
     def require_challenge_support(self) -> tuple[bytes, NonceLedger]:
         if self.challenge_secret is None:
             raise InvalidArgument("a challenge token was given but no challenge secret is configured")

@@ -22,6 +22,9 @@ measurements (``bench/copy_attacks.py``, ``docs/authenticity.md``).
 
 The descriptors hold a 64x64 grey crop in memory only; nothing is written anywhere and
 nothing image-like is logged.
+
+Why this module is long: the crop, the filter, the first look, the registration and the
+rule are one measured method — split apart, each piece would be tuned without the others.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "compare_descriptors",
     "describe_face",
     "find_copy",
+    "is_copy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,10 +69,13 @@ FACE_PADDING = 0.1
 DOG_SIGMAS = (0.8, 3.0)
 #: Pixels both crops must show (share of the crop) for the comparison to mean anything.
 MIN_OVERLAP = 0.12
-#: The face-only crop is also compared when the context correlation reaches this (or the threshold).
-FACE_CHECK_FROM = 0.5
-#: ECC registration iterations (affine, on the 64x64 crops).
-ECC_ITERATIONS = 30
+#: The cheap first look (before any registration): the crops area-averaged to this side
+#: and high-passed (minus a Gaussian blur of this sigma, in pixels of that small crop).
+#: Landmark jitter of a few 64-px pixels is under one pixel there.
+PREFILTER_SIZE = 16
+PREFILTER_SIGMA = 3.0
+#: ECC registration iterations (affine, on the 64x64 crops; 12 caught as many tune copies as 30).
+ECC_ITERATIONS = 12
 #: Largest registration correction accepted: linear part (scale/rotation/shear) and shift in crop pixels.
 MAX_WARP_LINEAR = 0.15
 MAX_WARP_SHIFT = 6.0
@@ -78,30 +85,45 @@ _KERNEL3 = np.ones((3, 3), np.uint8)
 
 @dataclass(frozen=True, slots=True)
 class CopyThresholds:
-    """The decision rule: a selfie face is a copy of a profile face when the band-pass
-    correlation of their aligned, registered crops (best of straight and mirrored)
-    reaches ``min_correlation``. Registration (the costly step) runs only for an
-    orientation whose unregistered correlation reaches ``min_raw_correlation``; the
-    default -1 registers every pair (on the tuning split a bar of 0.2 skipped 55 % of the
-    registrations of genuine pairs but lost 0.7 points of copies: small faces' landmarks
-    jitter too much for the unregistered look)."""
+    """The decision rule (chosen on the tune split, docs/authenticity.md). A selfie face
+    is a copy of a profile face when the band-pass correlation of their aligned,
+    registered context crops (face and surroundings, best of straight and mirrored)
+    reaches ``min_correlation`` **and** the face-only crops agree too
+    (``min_face_correlation``: a burst shot of one scene shares the backdrop but not the
+    expression) — or when the context correlation reaches ``face_only_from`` and the
+    face-only crops agree as closely as ``min_face_only_correlation`` (a copy whose
+    surroundings were spoilt: a re-shot screen, a chain of edits on a small photo).
+    Photos sharing too little of the context crop (tight head crops) are compared on the
+    face-only crop against ``min_correlation``.
+
+    Registration (the costly step) runs only for an orientation whose cheap first look
+    (the 16x16 high-pass correlation, robust to landmark jitter) reaches
+    ``min_prefilter`` and whose unregistered correlation reaches
+    ``min_raw_correlation`` (default -1: no bar; on the tuning split a raw bar of 0.2
+    lost 0.7 points of copies: small faces' landmarks jitter too much for it).
+    ``CopyThresholds.previous()`` is the rule before the face-crop condition and the
+    first look (every pair registered, face crop ignored)."""
 
     min_correlation: float = 0.80
     min_raw_correlation: float = -1.0
-    min_face_correlation: float = -1.0
+    min_face_correlation: float = 0.80
+    face_only_from: float = 0.50
+    min_face_only_correlation: float = 0.90
+    min_prefilter: float = 0.30
 
     def __post_init__(self) -> None:
-        for name in ("min_correlation", "min_raw_correlation", "min_face_correlation"):
+        for name in self.__slots__:
             v = getattr(self, name)
             if not (math.isfinite(v) and -1.0 <= v <= 1.0):
                 raise InvalidArgument(f"{name} must be within [-1, 1], got {v}")
 
+    @classmethod
+    def previous(cls) -> CopyThresholds:
+        """The rule every number before the face-crop condition was measured with."""
+        return cls(min_face_correlation=-1.0, face_only_from=1.0, min_face_only_correlation=1.0, min_prefilter=-1.0)
+
     def to_dict(self) -> dict[str, float]:
-        return {
-            "min_correlation": self.min_correlation,
-            "min_raw_correlation": self.min_raw_correlation,
-            "min_face_correlation": self.min_face_correlation,
-        }
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,11 +137,14 @@ class AlignedCrop:
     band_mirrored: F32
     mask: NDArray[np.uint8]
     mask_mirrored: NDArray[np.uint8]
+    small: F32  # the cheap first look: PREFILTER_SIZE square, high-passed
+    small_mirrored: F32
 
     @classmethod
     def of(cls, image: ImageArray, landmarks: np.ndarray, padding: float) -> AlignedCrop:
         crop, mask = aligned_gray(image, landmarks, CROP_SIZE, padding)
         band = _bandpass(crop)
+        small = _small(crop)
         return cls(
             crop=crop,
             mirrored=np.ascontiguousarray(crop[:, ::-1]),
@@ -127,20 +152,47 @@ class AlignedCrop:
             band_mirrored=np.ascontiguousarray(band[:, ::-1]),
             mask=mask,
             mask_mirrored=np.ascontiguousarray(mask[:, ::-1]),
+            small=small,
+            small_mirrored=np.ascontiguousarray(small[:, ::-1]),
         )
 
 
-@dataclass(frozen=True, eq=False)
 class FaceDescriptor:
     """What the copy check keeps of one face: two aligned crops — ``context`` (the face
-    and its surroundings) and ``face`` (the face alone, for photos cropped so tightly
-    that the context crop is mostly outside them) —, the landmark geometry and the
-    embedding. Held in memory only."""
+    and its surroundings) and ``face`` (the face alone: for photos cropped so tightly
+    that the context crop is mostly outside them, and to confirm a likely copy) —, the
+    landmark geometry and the embedding. The face crop is cut on first use (most pairs
+    never need it); until then the descriptor holds a reference to the image. Held in
+    memory only."""
 
-    context: AlignedCrop
-    face: AlignedCrop
-    geometry: F32
-    embedding: F32 | None = None
+    __slots__ = ("_face", "_image", "_landmarks", "context", "embedding", "geometry")
+
+    def __init__(
+        self,
+        context: AlignedCrop,
+        face: AlignedCrop | None,
+        geometry: F32,
+        embedding: F32 | None = None,
+        *,
+        image: ImageArray | None = None,
+        landmarks: np.ndarray | None = None,
+    ) -> None:
+        if face is None and (image is None or landmarks is None):
+            raise InvalidArgument("a face descriptor needs its face crop or the image and landmarks to cut it")
+        self.context = context
+        self.geometry = geometry
+        self.embedding = embedding
+        self._face = face
+        self._image = None if face is not None else image
+        self._landmarks = None if face is not None else landmarks
+
+    @property
+    def face(self) -> AlignedCrop:
+        if self._face is None:
+            assert self._image is not None and self._landmarks is not None
+            self._face = AlignedCrop.of(self._image, self._landmarks, FACE_PADDING)
+            self._image = self._landmarks = None  # the pixels are not kept once cut
+        return self._face
 
 
 def _geometry(landmarks: np.ndarray) -> F32:
@@ -164,6 +216,14 @@ def _bandpass(gray: F32) -> F32:
     return np.asarray(lo - hi, dtype=np.float32)
 
 
+def _small(gray: F32) -> F32:
+    """The crop area-averaged to PREFILTER_SIZE and high-passed: the cheap first look."""
+    import cv2
+
+    s = cv2.resize(gray, (PREFILTER_SIZE, PREFILTER_SIZE), interpolation=cv2.INTER_AREA)
+    return np.asarray(s - cv2.GaussianBlur(s, (0, 0), PREFILTER_SIGMA), dtype=np.float32)
+
+
 def aligned_gray(
     image: ImageArray, landmarks: np.ndarray, size: int = CROP_SIZE, padding: float = CROP_PADDING
 ) -> tuple[F32, NDArray[np.uint8]]:
@@ -184,7 +244,9 @@ def aligned_gray(
     y1 = min(h, math.ceil(pts[:, 1].max()) + 2)
     if x1 - x0 < 2 or y1 - y0 < 2:
         raise InvalidArgument("the face lies outside the image")
-    roi = np.ascontiguousarray(image[y0:y1, x0:x1])
+    roi = image[y0:y1, x0:x1]
+    # grey first: the reduction below then averages one channel, not three
+    roi = np.ascontiguousarray(roi) if roi.ndim == 2 else np.asarray(cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY))
     m = matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], dtype=np.float64)  # ROI coordinates
     scale = math.hypot(float(m[0, 0]), float(m[0, 1]))
@@ -198,7 +260,7 @@ def aligned_gray(
             )
             m[:, 2] += m[:, :2] @ np.full(2, (k - 1) / 2.0)  # block u's centre is k*u + (k-1)/2
             m[:, :2] *= k
-    gray = (roi if roi.ndim == 2 else cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)).astype(np.float32)
+    gray = roi.astype(np.float32)
     crop = cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
     ones = np.ones(gray.shape[:2], dtype=np.uint8)
     mask = cv2.warpAffine(ones, m, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -212,9 +274,11 @@ def describe_face(image: ImageArray, face: Face) -> FaceDescriptor:
     emb = None if face.embedding is None else np.asarray(face.embedding, dtype=np.float32)
     return FaceDescriptor(
         context=AlignedCrop.of(image, face.landmarks, CROP_PADDING),
-        face=AlignedCrop.of(image, face.landmarks, FACE_PADDING),
+        face=None,
         geometry=_geometry(face.landmarks),
         embedding=emb,
+        image=image,
+        landmarks=face.landmarks,
     )
 
 
@@ -230,13 +294,27 @@ def _ncc(a: F32, b: F32, mask: NDArray[np.bool_]) -> float:
     return float((x * y).sum() / den) if den > 1e-9 else float("nan")
 
 
-def _raw_correlation(selfie: AlignedCrop, band: F32, mask: NDArray[np.uint8]) -> float:
-    """Band-pass NCC straight after the landmark alignment (no registration): the cheap
-    first look that decides whether registration is worth running."""
+def _shared(selfie: AlignedCrop, mask: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """The pixels both crops show, eroded (edges and their filter ringing left out)."""
     import cv2
 
-    both = cv2.erode(np.bitwise_and(selfie.mask, mask), _KERNEL).astype(bool)
-    return _ncc(selfie.band, band, both)
+    return np.asarray(cv2.erode(np.bitwise_and(selfie.mask, mask), _KERNEL), dtype=bool)
+
+
+def _raw_correlation(selfie: AlignedCrop, band: F32, mask: NDArray[np.uint8]) -> float:
+    """Band-pass NCC straight after the landmark alignment (no registration)."""
+    return _ncc(selfie.band, band, _shared(selfie, mask))
+
+
+def _prefilter(selfie: AlignedCrop, small: F32, both: NDArray[np.bool_]) -> float:
+    """The cheap first look: NCC of the 16x16 high-passed crops over the small pixels
+    wholly inside the shared area (nan when too few). Jitter-tolerant: a copy scores high
+    before any registration; most different photos score low and skip it."""
+    import cv2
+
+    size = (PREFILTER_SIZE, PREFILTER_SIZE)
+    inside = np.asarray(cv2.resize(both.astype(np.float32), size, interpolation=cv2.INTER_AREA), dtype=np.float32)
+    return _ncc(selfie.small, small, inside > 0.99)
 
 
 def _registered_correlation(selfie: AlignedCrop, crop: F32, mask: NDArray[np.uint8]) -> tuple[float, float]:
@@ -280,13 +358,14 @@ class CopyMatch:
     selfie_face_index: int
     correlation: float  # band-pass NCC of the aligned crops, best orientation (nan: too little overlap)
     raw_correlation: float  # the same before registration
-    face_correlation: float  # the same on the face-only crop (computed when the first is high)
+    face_correlation: float  # the same on the face-only crop (nan: not needed, the first is low)
     level: str  # the crop compared: "context" (face and surroundings) or "face" (too little context shared)
     mirrored: bool  # the best orientation was the mirrored profile photo
     geometry: float  # landmark geometry difference in that orientation (inter-eye units)
     overlap: float  # share of the crop both photos show
     embedding_similarity: float | None
     copied: bool
+    registrations: int = 0  # ECC registrations run (the costly step; the first look skips most)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -302,6 +381,7 @@ class CopyMatch:
             "overlap": round(self.overlap, 3),
             "embedding_similarity": None if self.embedding_similarity is None else round(self.embedding_similarity, 4),
             "copied": self.copied,
+            "registrations": self.registrations,
         }
 
 
@@ -317,6 +397,7 @@ def compare_descriptors(
     """The copy measures of one selfie face against one profile face, and the verdict."""
     thr = thresholds or CopyThresholds()
     results: list[tuple[float, float, float, bool]] = []  # (correlation, raw, overlap, mirrored)
+    registrations = 0
     level = "context"
     for level in ("context", "face"):
         sel: AlignedCrop = getattr(selfie, level)
@@ -324,12 +405,17 @@ def compare_descriptors(
         for mirrored in (False, True):
             band = pro.band_mirrored if mirrored else pro.band
             mask = pro.mask_mirrored if mirrored else pro.mask
-            raw = _raw_correlation(sel, band, mask)
+            both = _shared(sel, mask)
+            raw = _ncc(sel.band, band, both)
             if math.isnan(raw):
                 continue
             corr, overlap = raw, float(np.bitwise_and(sel.mask, mask).mean())
-            if raw >= thr.min_raw_correlation:
+            if raw >= thr.min_raw_correlation and (
+                thr.min_prefilter <= -1.0
+                or _prefilter(sel, pro.small_mirrored if mirrored else pro.small, both) >= thr.min_prefilter
+            ):
                 reg, reg_overlap = _registered_correlation(sel, pro.mirrored if mirrored else pro.crop, mask)
+                registrations += 1
                 if not math.isnan(reg) and reg > corr:  # the better of the two alignments
                     corr, overlap = reg, reg_overlap
             results.append((corr, raw, overlap, mirrored))
@@ -340,25 +426,24 @@ def compare_descriptors(
     else:
         corr, raw, overlap, use_mirror = float("nan"), float("nan"), 0.0, False
     # a copy agrees on the face itself too; a burst shot of one scene (same backdrop,
-    # same clothes) differs there: expression, gaze, head angle
-    face_corr = corr
-    if level == "context" and not math.isnan(corr) and corr >= min(thr.min_correlation, FACE_CHECK_FROM):
+    # same clothes) differs there: expression, gaze, head angle. Computed (in the best
+    # orientation) whenever it can change the verdict: the context correlation reaches
+    # min_correlation or face_only_from
+    face_corr = corr if level == "face" else float("nan")
+    if level == "context" and not math.isnan(corr) and corr >= min(thr.min_correlation, thr.face_only_from):
         sel_f, pro_f = selfie.face, profile.face
         mask_f = pro_f.mask_mirrored if use_mirror else pro_f.mask
         band_f = pro_f.band_mirrored if use_mirror else pro_f.band
         raw_f = _raw_correlation(sel_f, band_f, mask_f)
         reg_f, _ = _registered_correlation(sel_f, pro_f.mirrored if use_mirror else pro_f.crop, mask_f)
+        registrations += 1
         face_corr = max((v for v in (raw_f, reg_f) if not math.isnan(v)), default=float("nan"))
     g = _mirror_geometry(profile.geometry) if use_mirror else profile.geometry
     geom = float(np.abs(selfie.geometry - g).max())
     emb = None
     if selfie.embedding is not None and profile.embedding is not None:
         emb = float(np.dot(selfie.embedding, profile.embedding))
-    copied = (
-        (not math.isnan(corr))
-        and corr >= thr.min_correlation
-        and (math.isnan(face_corr) or face_corr >= thr.min_face_correlation)
-    )
+    copied = is_copy(corr, face_corr, level, thr)
     return CopyMatch(
         photo_index=photo_index,
         face_index=face_index,
@@ -372,6 +457,25 @@ def compare_descriptors(
         overlap=overlap,
         embedding_similarity=emb,
         copied=copied,
+        registrations=registrations,
+    )
+
+
+def is_copy(correlation: float, face_correlation: float, level: str, thresholds: CopyThresholds) -> bool:
+    """The rule of :class:`CopyThresholds` on one comparison's measures (nan: not
+    measured; a face correlation that cannot be measured does not veto a copy)."""
+    thr = thresholds
+    if math.isnan(correlation):
+        return False
+    if level == "face":
+        return correlation >= thr.min_correlation
+    face_ok = math.isnan(face_correlation) or face_correlation >= thr.min_face_correlation
+    if correlation >= thr.min_correlation and face_ok:
+        return True
+    return (
+        correlation >= thr.face_only_from
+        and not math.isnan(face_correlation)
+        and face_correlation >= thr.min_face_only_correlation
     )
 
 

@@ -30,6 +30,16 @@ __all__ = ["REPLAY_SCHEMA", "ReplayMatch", "ReplayStore", "StoreNonceLedger", "b
 
 NONCE_NAMESPACE = "challenge_nonce"
 _DAY = 86400.0
+#: Writes between two automatic purges of expired rows (per store object, i.e. per
+#: process): the retention is applied without a scheduler; 0 turns it off.
+DEFAULT_PURGE_EVERY = 500
+
+
+def _check_purge_every(purge_every: int) -> int:
+    if isinstance(purge_every, bool) or not isinstance(purge_every, int) or purge_every < 0:
+        raise InvalidArgument(f"purge_every must be an integer >= 0, got {purge_every!r}")
+    return purge_every
+
 
 _REPLAY_SQL = (
     "CREATE TABLE faceproof_replay_fingerprints (id TEXT PRIMARY KEY, member_id TEXT NOT NULL, "
@@ -48,17 +58,26 @@ REPLAY_SCHEMA = Schema("replay", (Migration(1, sqlite=_REPLAY_SQL, postgresql=_R
 class StoreNonceLedger:
     """:class:`~faceproof.authenticity.NonceLedger` on a store's :class:`Marks`: the first
     ``spend`` of a nonce wins on every replica sharing the database; the mark expires
-    with the token (a token past its expiry is refused as expired before the ledger)."""
+    with the token (a token past its expiry is refused as expired before the ledger).
+    Every ``purge_every`` spends the expired marks are deleted (``purge``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, purge_every: int = DEFAULT_PURGE_EVERY) -> None:
         self.marks = Marks(store, NONCE_NAMESPACE)
+        self.purge_every = _check_purge_every(purge_every)
+        self._writes = 0
+        self.purged = 0  # rows deleted by the automatic purges of this object
 
-    def spend(self, nonce: str, expires_at: float) -> bool:
-        now = time.time()
-        return self.marks.add(nonce, ttl=max(1.0, expires_at - now), now=now)
+    def spend(self, nonce: str, expires_at: float, *, now: float | None = None) -> bool:
+        t = time.time() if now is None else now
+        fresh = self.marks.add(nonce, ttl=max(1.0, expires_at - t), now=t)
+        self._writes += 1
+        if self.purge_every and self._writes % self.purge_every == 0:
+            self.purged += self.purge(now=t)
+        return fresh
 
-    def purge(self) -> int:
-        return self.marks.purge_expired()
+    def purge(self, *, now: float | None = None) -> int:
+        """Forget the nonces whose token has expired; how many."""
+        return self.marks.purge_expired(now=now)
 
 
 def _bands(max_distance: int) -> tuple[tuple[int, int], ...]:
@@ -97,14 +116,26 @@ class ReplayMatch:
 
 
 class ReplayStore:
-    """The fingerprints of accepted selfies, kept ``retention_days`` (90 by default)."""
+    """The fingerprints of accepted selfies, kept ``retention_days`` (90 by default).
+    Every ``purge_every`` remembered selfies the expired ones are deleted (``purge``), so
+    the retention holds without a scheduler; ``find`` ignores expired rows anyway."""
 
-    def __init__(self, store: Store, retention_days: float = 90.0, max_distance: int = DEFAULT_MAX_DISTANCE) -> None:
+    def __init__(
+        self,
+        store: Store,
+        retention_days: float = 90.0,
+        max_distance: int = DEFAULT_MAX_DISTANCE,
+        *,
+        purge_every: int = DEFAULT_PURGE_EVERY,
+    ) -> None:
         if not 0 < retention_days <= 3650:
             raise InvalidArgument(f"retention_days must be within (0, 3650], got {retention_days}")
         if not 0 <= max_distance < CODE_BITS // 8:
             raise InvalidArgument(f"max_distance must be within [0, {CODE_BITS // 8}), got {max_distance}")
         self.store, self.retention_days, self.max_distance = store, float(retention_days), int(max_distance)
+        self.purge_every = _check_purge_every(purge_every)
+        self._writes = 0
+        self.purged = 0  # rows deleted by the automatic purges of this object
         store.ensure_schema(REPLAY_SCHEMA)
 
     def remember(self, member_id: str, fp: SelfieFingerprint, *, now: float | None = None) -> None:
@@ -128,6 +159,9 @@ class ReplayStore:
             )
 
         self.store.run(step)
+        self._writes += 1
+        if self.purge_every and self._writes % self.purge_every == 0:
+            self.purged += self.purge(now=t)
 
     def find(self, fp: SelfieFingerprint, *, now: float | None = None) -> ReplayMatch | None:
         """The closest unexpired stored selfie ``fp`` matches (same SHA-256, or within

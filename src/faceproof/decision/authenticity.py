@@ -138,6 +138,7 @@ class AuthenticityRun:
 
     def report(self) -> AuthenticityCheck:
         self.image = None  # the pixels are not kept beyond the check
+        self.descriptor = None  # (it may hold the image until its face crop is cut)
         return AuthenticityCheck(
             copy=self.copy,
             replay_checked=self.fingerprint is not None,
