@@ -62,6 +62,11 @@ def test_models_lists_files_with_sha256_licences_and_thresholds(api):
     assert sface["thresholds"]["sface"]["cosine"]["value"] == pytest.approx(table.value)
     assert doc["attributes"] == ["gender", "age"]
     assert doc["limits"]["max_image_bytes"] == 10 * 1024 * 1024
+    authenticity = doc["features"].pop("authenticity")
+    # issue 11: the copy check is on by default; replays need a store, challenges a secret
+    assert authenticity["copies"] is True and authenticity["copy_thresholds"]["min_face_correlation"] > 0
+    assert authenticity["replays"] is False and authenticity["replay_retention_days"] is None
+    assert authenticity["challenges"] is False and authenticity["require_challenge"] is False
     assert doc["features"] == {
         "url_fetch": False,
         "auth": False,

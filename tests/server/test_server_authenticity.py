@@ -98,6 +98,9 @@ def test_two_replicas_share_tokens_and_fingerprints(tmp_path, img) -> None:
 
 def test_require_challenge(tmp_path, img) -> None:
     with running_app(challenge_secret=SECRET, require_challenge=True, store_url=f"sqlite:///{tmp_path / 's.db'}") as c:
+        features = c.get("/v1/models").json()["features"]["authenticity"]
+        assert features["challenges"] is features["require_challenge"] is features["replays"] is True
+        assert features["replay_retention_days"] == 90.0 and SECRET not in str(features)
         r = c.post("/v1/check-profile", files=[("selfie", img(OBAMA_1)), ("photos", img(OBAMA_2))])
         body = assert_envelope(r, 400, "invalid_argument")
         assert "requires a challenge" in body["error"]["message"]

@@ -84,8 +84,21 @@ class ServiceState:
                 "rate_limit_per_minute": s.rate_limit,
                 "check_profile": self.check_profile_available,
                 "request_threshold": s.allow_request_threshold,
+                "authenticity": self.authenticity_features(),
             },
             "policy": self.policy.to_dict(),
+        }
+
+    def authenticity_features(self) -> dict[str, Any]:
+        """Which authenticity checks a check-profile request gets, from the settings alone
+        (the store is not opened: ``/v1/models`` answers while the database is down)."""
+        s = self.settings
+        return {
+            **Authenticity(copies=s.copy_check).features(),
+            "replays": s.replay_enabled,
+            "replay_retention_days": s.replay_retention_days if s.replay_enabled else None,
+            "challenges": s.challenge_secret is not None,
+            "require_challenge": s.require_challenge,
         }
 
     def member_index(self) -> MemberIndex:
