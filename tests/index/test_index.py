@@ -340,3 +340,58 @@ def test_sqlite_cache_catches_up_instead_of_reloading(tmp_path: Path, monkeypatc
     assert r.candidates[0].member_id != "m705" and r.gallery_size == 2000 - 708
     writer.close()
     reader.close()
+
+
+def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_url: str) -> None:
+    """Every way of narrowing a search (threshold, statuses, excluded members), also after
+    the cache caught up with status changes and new members, against numpy by hand."""
+    rng = np.random.default_rng(30)
+    people = unit(60, 31)
+    owner: list[str] = []
+    vecs: list[np.ndarray] = []
+    status: dict[str, str] = {}
+    with MemberIndex(store_url, model=MODEL, ef_search=400) as ix:
+
+        def enrol(i: int, label: str) -> None:
+            n = int(rng.integers(1, 4))
+            emb = np.stack([near(people[i], 1000 * i + j, noise=0.8) for j in range(n)])
+            ix.enroll(f"m{i}", emb, [f"p{j}" for j in range(n)], status=label)
+            owner.extend([f"m{i}"] * n)
+            vecs.extend(emb)
+            status[f"m{i}"] = label
+
+        for i in range(40):
+            enrol(i, "banned" if i % 7 == 0 else "active")
+
+        def reference(q: np.ndarray, k: int, floor: float, wanted: set[str] | None, excluded: set[str]) -> list:
+            best: dict[str, float] = {}
+            for mid, s in zip(owner, np.stack(vecs) @ q, strict=True):
+                if s >= floor and mid not in excluded and (wanted is None or status[mid] in wanted):
+                    best[mid] = max(best.get(mid, -2.0), float(s))
+            return sorted(best, key=lambda m: -best[m])[:k]
+
+        def check(q: np.ndarray) -> None:
+            cases = [
+                (10, -1.0, None, set()),
+                (5, 0.3, None, set()),
+                (10, 0.3, None, set()),
+                (10, -1.0, {"banned", "suspended"}, set()),
+                (3, -1.0, {"active"}, {"m1", "m2", "m3"}),
+                (10, 0.2, {"banned"}, {"m0"}),
+                (10, -1.0, {"nobody_has_this"}, set()),
+            ]
+            for k, floor, wanted, excluded in cases:
+                r = ix.search(q, k=k, threshold=floor, statuses=wanted, exclude_members=excluded)
+                assert [c.member_id for c in r.candidates] == reference(q, k, floor, wanted, excluded)
+                assert all(c.similarity >= floor and c.status == status[c.member_id] for c in r.candidates)
+
+        for i in (0, 5, 14):
+            check(near(people[i], 77 + i, noise=0.5))
+        ix.set_status("m5", "suspended")  # the cache catches up: a status change and new members
+        status["m5"] = "suspended"
+        ix.set_status("m14", "active")
+        status["m14"] = "active"
+        for i in range(40, 60):
+            enrol(i, "suspended" if i % 3 == 0 else "active")
+        for i in (0, 5, 14, 42, 45):
+            check(near(people[i], 177 + i, noise=0.5))
