@@ -395,3 +395,31 @@ def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_u
             enrol(i, "suspended" if i % 3 == 0 else "active")
         for i in (0, 5, 14, 42, 45):
             check(near(people[i], 177 + i, noise=0.5))
+
+
+def test_postgres_hnsw_index_has_the_shipped_build_settings(pg_server: object) -> None:
+    """The HNSW index is built with the parameters measured in docs/index.md (m 32,
+    ef_construction 200), on first binding and again after a bulk load's rebuild."""
+    from faceproof.index.core import HNSW_EF_CONSTRUCTION, HNSW_M
+
+    assert (HNSW_M, HNSW_EF_CONSTRUCTION) == (32, 200)
+    url = pg_server.fresh_url()  # type: ignore[attr-defined]
+
+    def definition(ix: MemberIndex) -> str:
+        return str(
+            ix.store.run(
+                lambda tx: tx.scalar(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'fp_index_templates_hnsw' "
+                    "AND schemaname = current_schema()"
+                )
+            )
+        )
+
+    with MemberIndex(url, model=MODEL) as ix:
+        ix.enroll("m1", unit(1, 40), ["p"])
+        assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
+        ix.bulk_load(["m2", "m3"], ["p", "p"], unit(2, 41), rebuild_ann=True)
+        assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
+    with MemberIndex(pg_server.fresh_url(), model=MODEL, hnsw_m=12, hnsw_ef_construction=48) as ix:  # type: ignore[attr-defined]
+        ix.enroll("m1", unit(1, 42), ["p"])
+        assert "m='12'" in definition(ix) and "ef_construction='48'" in definition(ix)
