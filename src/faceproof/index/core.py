@@ -823,12 +823,20 @@ class MemberIndex:
         scores = g.matrix @ q  # float32 matrix-vector product: one pass over the gallery
         if g.dead:
             scores[~g.alive] = -np.inf
-        if wanted is not None:
-            codes = [g.status_names[s] for s in wanted if s in g.status_names]
-            allowed = np.isin(g.status_code, codes)
-            scores[~allowed[g.member_of]] = -np.inf
+        allowed = None
+        if wanted is not None:  # per member: a status in ``wanted`` (table[-1], "no status", stays False)
+            table = np.zeros(len(g.status_names) + 1, bool)
+            table[[g.status_names[s] for s in wanted if s in g.status_names]] = True
+            allowed = table[g.status_code]
         # rows worth ranking: all of them, or only those at or above the floor (usually a handful)
-        pool = None if lowest is None else np.flatnonzero(scores >= lowest)
+        if lowest is None:
+            pool = None
+            if allowed is not None:
+                scores[~allowed[g.member_of]] = -np.inf
+        else:
+            pool = np.flatnonzero(scores >= lowest)
+            if allowed is not None:
+                pool = pool[allowed[g.member_of[pool]]]
         size = n if pool is None else pool.size
         take = min(size, 4 * k + 4 * len(excluded))
         while True:
