@@ -260,7 +260,12 @@ def test_postgres_remove_deletes_the_rows(pg_server: object) -> None:
     v = unit(3, 15)
     with MemberIndex(url, model=MODEL) as ix:
         ix.enroll("m1", v, ["a", "b", "c"])
+        ix.enroll("m2", unit(1, 16), ["a"])
         ix.remove("m1")
+        for q in v:  # the removed member's own templates no longer find it
+            r = ix.search(q, k=10, threshold=-1.0, include_below=True)
+            assert [c.member_id for c in r.candidates] == ["m2"] and r.gallery_size == 1
+        ix.remove("m2")
         with open_store(url) as s:
             assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_templates")) == 0
             assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_members")) == 0
