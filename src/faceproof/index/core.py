@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,11 @@ _NORM_TOLERANCE = 1e-3
 DEFAULT_TARGET_FPIR = 0.01
 #: deletions remembered for caches to catch up with; an older cache reloads everything
 TOMBSTONE_GENERATIONS = 10_000
+#: pgvector HNSW build parameters (PostgreSQL). Face templates have little low-dimensional
+#: structure (SFace: ~113 effective dimensions of 128), so the graph needs more links
+#: than pgvector's defaults (16, 64) to reach the true top 10; measured in docs/index.md.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,21 @@ class _Gallery:
     members: list[str]
     member_pos: dict[str, int]
     statuses: list[str | None]  # None: the member is gone
+    #: the members' statuses as numbers (``status_names`` order), so that a search filtered
+    #: by status builds its mask with array operations, not a Python loop over every member
+    status_code: np.ndarray  # (len(members),) int32
+    status_names: dict[str, int]
 
     @property
     def matrix(self) -> np.ndarray:
         return self.buffer[: self.n]
+
+
+def _status_codes(statuses: Sequence[str | None], names: dict[str, int]) -> np.ndarray:
+    """``statuses`` as numbers, adding new labels to ``names`` (-1: no status)."""
+    return np.fromiter(
+        (-1 if s is None else names.setdefault(s, len(names)) for s in statuses), dtype=np.int32, count=len(statuses)
+    )
 
 
 def _now(now: float | None) -> float:
@@ -188,8 +204,8 @@ class MemberIndex:
         model: ModelId | None = None,
         target_fpir: float = DEFAULT_TARGET_FPIR,
         actor: str | None = None,
-        hnsw_m: int = 16,
-        hnsw_ef_construction: int = 64,
+        hnsw_m: int = HNSW_M,
+        hnsw_ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef_search: int = 100,
     ) -> None:
         if not 0.0 < target_fpir < 1.0:
@@ -594,12 +610,21 @@ class MemberIndex:
         if target_fpir is not None and not (isinstance(target_fpir, int | float) and 0.0 < target_fpir < 1.0):
             raise InvalidArgument("target_fpir must be within (0, 1)")
 
+        f = self.target_fpir if target_fpir is None else float(target_fpir)
         if self.backend == "sqlite":
-            rows, gallery_size = self._search_exact(q, m, k, wanted, excluded)
+
+            def floor(gallery_size: int) -> float | None:
+                if include_below:
+                    return None
+                if threshold is not None:
+                    return float(threshold)
+                assert dist is not None
+                return dist.threshold(f, gallery_size)
+
+            rows, gallery_size = self._search_exact(q, m, k, wanted, excluded, floor)
         else:
             rows, gallery_size = self._search_hnsw(q, m, k, wanted, excluded)
 
-        f = self.target_fpir if target_fpir is None else float(target_fpir)
         if threshold is not None:
             thr = OpenSetThreshold(float(threshold), None, gallery_size, "given by the caller")
         else:
@@ -688,7 +713,10 @@ class MemberIndex:
             members=[r[0] for r in members],
             member_pos=pos,
             statuses=[r[1] for r in members],
+            status_code=np.empty(0, np.int32),
+            status_names={},
         )
+        g.status_code = _status_codes(g.statuses, g.status_names)
         logger.info("loaded %d templates for exact search in %.0f ms", n, (time.perf_counter() - t0) * 1000)
         return g
 
@@ -713,13 +741,20 @@ class MemberIndex:
             alive[at] = False
             dead = int(g.n - alive.sum())
         members, member_pos, statuses = g.members, g.member_pos, list(g.statuses)
-        for mid, status in changed:
-            if mid not in member_pos:
-                member_pos[mid] = len(members)
-                members.append(mid)
-                statuses.append(status)
-            else:
-                statuses[member_pos[mid]] = status
+        names, status_code = g.status_names, g.status_code
+        if changed:
+            added: list[str] = []
+            for mid, status in changed:
+                if mid not in member_pos:
+                    member_pos[mid] = len(members)
+                    members.append(mid)
+                    statuses.append(status)
+                    added.append(status)
+                else:
+                    statuses[member_pos[mid]] = status
+            status_code = np.concatenate([status_code, _status_codes(added, names)])
+            for mid, status in changed:
+                status_code[member_pos[mid]] = names.setdefault(status, len(names))
         buffer, n, k = g.buffer, g.n, len(new)
         ids, member_of, photo_ids = g.ids, g.member_of, g.photo_ids
         if k:
@@ -734,7 +769,21 @@ class MemberIndex:
             )
             photo_ids = photo_ids + [r[2] for r in new]
             alive = np.concatenate([alive, np.ones(k, bool)])
-        out = _Gallery(generation, buffer, n + k, ids, alive, dead, member_of, photo_ids, members, member_pos, statuses)
+        out = _Gallery(
+            generation,
+            buffer,
+            n + k,
+            ids,
+            alive,
+            dead,
+            member_of,
+            photo_ids,
+            members,
+            member_pos,
+            statuses,
+            status_code,
+            names,
+        )
         if out.dead > max(256, out.n // 4):  # drop deleted rows from memory
             keep = out.alive
             out = _Gallery(
@@ -749,30 +798,54 @@ class MemberIndex:
                 members,
                 member_pos,
                 statuses,
+                status_code,
+                names,
             )
         return out
 
     def _search_exact(
-        self, q: np.ndarray, m: ModelId, k: int, wanted: set[str] | None, excluded: set[str]
+        self,
+        q: np.ndarray,
+        m: ModelId,
+        k: int,
+        wanted: set[str] | None,
+        excluded: set[str],
+        floor: Callable[[int], float | None],
     ) -> tuple[list[tuple[str, str, str, float]], int]:
+        """The best ``k`` members by exact similarity. ``floor(gallery_size)``: a
+        similarity below which no candidate is wanted (the open-set threshold of a search
+        without ``include_below``) or None; only the templates at or above it are ranked."""
         g = self._load_gallery(m, q.shape[0])
         if g is None or g.n - g.dead == 0:
             return [], 0
         n = g.n
-        scores = g.matrix @ q
+        lowest = floor(n - g.dead)
+        scores = g.matrix @ q  # float32 matrix-vector product: one pass over the gallery
         if g.dead:
             scores[~g.alive] = -np.inf
-        if wanted is not None or excluded:
-            allowed = np.array(
-                [
-                    s is not None and (wanted is None or s in wanted) and mid not in excluded
-                    for mid, s in zip(g.members, g.statuses, strict=True)
-                ]
-            )
-            scores = np.where(allowed[g.member_of], scores, -np.inf)
-        take = min(n, 4 * k)
+        allowed = None
+        if wanted is not None:  # per member: a status in ``wanted`` (table[-1], "no status", stays False)
+            table = np.zeros(len(g.status_names) + 1, bool)
+            table[[g.status_names[s] for s in wanted if s in g.status_names]] = True
+            allowed = table[g.status_code]
+        # rows worth ranking: all of them, or only those at or above the floor (usually a handful)
+        if lowest is None:
+            pool = None
+            if allowed is not None:
+                scores[~allowed[g.member_of]] = -np.inf
+        else:
+            pool = np.flatnonzero(scores >= lowest)
+            if allowed is not None:
+                pool = pool[allowed[g.member_of[pool]]]
+        size = n if pool is None else pool.size
+        take = min(size, 4 * k + 4 * len(excluded))
         while True:
-            top = np.argpartition(-scores, take - 1)[:take] if take < n else np.arange(n)
+            if pool is None:
+                top = np.argpartition(scores, n - take)[n - take :] if take < n else np.arange(n)
+            elif take < size:
+                top = pool[np.argpartition(scores[pool], size - take)[size - take :]]
+            else:
+                top = pool
             top = top[np.argsort(-scores[top], kind="stable")]
             out: list[tuple[str, str, str, float]] = []
             seen: set[int] = set()
@@ -784,12 +857,14 @@ class MemberIndex:
                 if mi in seen:
                     continue
                 seen.add(mi)
+                if g.members[mi] in excluded:
+                    continue
                 out.append((g.members[mi], g.photo_ids[i], g.statuses[mi] or "", s))
                 if len(out) == k:
                     break
-            if len(out) == k or take >= n:
+            if len(out) == k or take >= size:
                 return out, n - g.dead
-            take = min(n, take * 4)
+            take = min(size, take * 4)
 
     def _search_hnsw(
         self, q: np.ndarray, m: ModelId, k: int, wanted: set[str] | None, excluded: set[str]
