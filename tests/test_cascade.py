@@ -24,7 +24,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def both():
-    flip = FaceProof(attributes=())
+    flip = FaceProof(attributes=(), cascade=False)
     cascade = FaceProof(pipeline=Pipeline(PipelineConfig(attributes=(), cascade=True)), lang=flip.lang)
     return flip, cascade
 
