@@ -316,6 +316,16 @@ def main() -> None:
         rb, ra = rates(p.d1 <= t_flip, p.labels), rates(decide(p, final["flip"], edges), p.labels)
         tag = " (held out)" if p is lte else " (calibration)"
         print(f"| {p.name}{tag} | {pct(rb[0])} → {pct(ra[0])} | {pct(rb[1])} → {pct(ra[1])} | {pct(rb[2])} → {pct(ra[2])} |")
+        b = bins_of(p.dturn, edges)
+        before, after = p.d1 <= t_flip, decide(p, final["flip"], edges)
+        for j in range(len(edges) + 1):
+            m = b == j
+            if m.any():
+                rb, ra = rates(before[m], p.labels[m]), rates(after[m], p.labels[m])
+                print(
+                    f"| {p.name}{tag}, bin {labels_b[j]} ({rb[3]} diff. / {rb[4]} same) | {pct(rb[0])} → {pct(ra[0])} | "
+                    f"{pct(rb[1])} → {pct(ra[1])} | {pct(rb[2])} → {pct(ra[2])} |"
+                )
 
     # ---------------------------------------------------------------- score properties
     print("\n## Properties of the scores (no threshold choice moves these)\n")
