@@ -287,9 +287,12 @@ class Pipeline:
         the no-flip thresholds (the cascade's first stage)."""
         metric_ = self.metric if metric is None else Metric.parse(metric)
         key = self.threshold_key if flip is None else threshold_key(self.recognizer.name, flip)
-        base = self.thresholds.resolve(key, metric_, threshold)
+        if key == self.threshold_key:
+            base = self.threshold_for(metric_, threshold)  # the configuration's threshold included
+        else:
+            base = self.thresholds.resolve(key, metric_, threshold)
         shape = (len(origin), len(target))
-        if self.pose_table is None or threshold is not None:
+        if self.pose_table is None or base.source == "caller":
             return PairThresholds.uniform(base, shape)
         return self.pose_table.pair_thresholds(key, metric_, base, origin, target)
 
