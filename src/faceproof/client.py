@@ -308,10 +308,12 @@ class FaceProof:
             )
             sim, dist, matches, stages = out.similarity, out.distances, out.matches, out.stages
             origin_faces, target_faces = out.origin_faces, out.target_faces
-            notes.append(
-                f"cascade: {int((stages == 2).sum())} of {stages.size} pairs within {margin:g} of their no-flip "
-                f"threshold (table: {t0:g}) were compared with flip ({out.refined[0]}+{out.refined[1]} mirrored passes)"
-            )
+            if out.refined != (0, 0):  # pairs decided at stage 1 need no note: `stages` says so
+                notes.append(
+                    f"cascade: {int((stages == 2).sum())} of {stages.size} pairs near their no-flip threshold "
+                    f"(table: {t0:g}, margin {margin:g} or their pose bin's) were compared with flip "
+                    f"({out.refined[0]}+{out.refined[1]} mirrored passes)"
+                )
         timings["compare"] = _ms(t)
         timings["total"] = _ms(start)
         code = VerifyCode.SAME_PERSON if bool(matches.any()) else VerifyCode.NOT_SAME_PERSON
