@@ -7,7 +7,8 @@ landmarks found in the mirrored image, SFace plain and mirrored-chip embeddings)
 (dev-train for calibration, dev-test held out)::
 
     flock -s /tmp/faceproof-cpu.lock python bench/pose_collect.py --out /tmp/hard-cache/cfp.npz \\
-        --root ../shared/testdata/cfp_dev ../shared/testdata/cfp_dev/pairs_fp.csv ../shared/testdata/cfp_dev/pairs_ff.csv
+        --root ../shared/testdata/cfp_dev ../shared/testdata/cfp_dev/pairs_fp.csv \\
+        ../shared/testdata/cfp_dev/pairs_ff.csv
     flock -s /tmp/faceproof-cpu.lock python bench/pose_collect.py --out /tmp/hard-cache/lfw.npz \\
         --root ../shared/testdata/lfw_view1 ../shared/testdata/lfw_view1/pairs_dev_train.csv \\
         ../shared/testdata/lfw_view1/pairs_dev_test.csv
@@ -19,11 +20,12 @@ frontal; the runtime bins pairs by the same function). The rule per bin (bin 0, 
 same pose, keeps the table's threshold so frontal pairs are judged as before): the largest
 threshold whose false-accept rate on the calibration pairs of that bin does not exceed
 ``--far`` (default 0: no impostor pair of the bin's calibration pairs is accepted), placed
-halfway between the last accepted and the first refused distance. Calibration pairs: CFP FP + FF of the calibration fold(s) and
-LFW dev-train. Reported: held-out accuracy / FAR / TAR per bin before and after (fold 1
-calibrates, fold 2 measures, and vice versa), LFW dev-test, the k-fold accuracy and TAR at
-FAR 1e-3 of the scores, the mirror disagreement of the yaw estimate, and the cascade's
-stage shares with the pose-aware thresholds. The shipped table is fitted on both folds.
+halfway between the last accepted and the first refused distance. Calibration pairs: CFP
+FP + FF of the calibration fold(s) and LFW dev-train. Reported: held-out accuracy / FAR /
+TAR per bin before and after (fold 1 calibrates, fold 2 measures, and vice versa), LFW
+dev-test, the k-fold accuracy and TAR at FAR 1e-3 of the scores, the mirror disagreement
+of the yaw and turn estimates, and the cascade's stage shares with the pose-aware
+thresholds. The shipped table is fitted on both folds.
 Prints Markdown (docs/accuracy.md quotes it).
 """
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import shlex
 import sys
@@ -150,7 +153,9 @@ def calibrate_bin(d: np.ndarray, labels: np.ndarray, far: float) -> tuple[float,
     return (last + float(first_refused)) / 2.0, len(imp), int(np.sum(labels == 1))
 
 
-def fit(cal: Pairs, edges: list[float], base: dict[str, float], far: float, feat: str = "turn") -> dict[str, list[float]]:
+def fit(
+    cal: Pairs, edges: list[float], base: dict[str, float], far: float, feat: str = "turn"
+) -> dict[str, list[float]]:
     """Per key (flip, noflip): one cosine threshold per bin, bin 0 the table's."""
     b = bins_of(cal.feature(feat), edges)
     out: dict[str, list[float]] = {}
@@ -254,7 +259,9 @@ def main() -> None:
 
     # ---------------------------------------------------------------- pose bins of the data
     print("## Pairs per bin of abs(turn_a - turn_b)\n")
-    labels_b = [f"[0, {edges[0]:g})"] + [f"[{a:g}, {b:g})" for a, b in zip(edges, edges[1:], strict=False)] + [f">= {edges[-1]:g}"]
+    labels_b = (
+        [f"[0, {edges[0]:g})"] + [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(edges)] + [f">= {edges[-1]:g}"]
+    )
     print("| pairs | " + " | ".join(labels_b) + " |")
     print("|---|" + "---|" * len(labels_b))
     for p in (fp, ff, ltr, lte):
@@ -263,7 +270,10 @@ def main() -> None:
 
     # ---------------------------------------------------------------- cross-validation
     print("\n## Held out: calibrated on the other CFP fold + LFW dev-train\n")
-    print("| measured on | bin | pairs (diff/same) | threshold before → after | accuracy before → after | FAR before → after | TAR before → after |")
+    print(
+        "| measured on | bin | pairs (diff/same) | threshold before → after | accuracy before → after "
+        "| FAR before → after | TAR before → after |"
+    )
     print("|---|---|---|---|---|---|---|")
     pooled_before: dict[str, list[np.ndarray]] = {"CFP-FP": [], "CFP-FF": []}
     pooled_after: dict[str, list[np.ndarray]] = {"CFP-FP": [], "CFP-FF": []}
@@ -293,7 +303,9 @@ def main() -> None:
                     f"| {p.name} fold {k} | {labels_b[j]} | {rb[3]}/{rb[4]} | {t_flip:.4f} → {table['flip'][j]:.4f} | "
                     f"{pct(rb[0])} → {pct(ra[0])} | {pct(rb[1])} → {pct(ra[1])} | {pct(rb[2])} → {pct(ra[2])} |"
                 )
-    print("\n| held-out pairs (both folds pooled) | accuracy before → after | FAR before → after | TAR before → after |")
+    print(
+        "\n| held-out pairs (both folds pooled) | accuracy before → after | FAR before → after | TAR before → after |"
+    )
     print("|---|---|---|---|")
     for name in ("CFP-FP", "CFP-FF"):
         lab = np.concatenate(pooled_labels[name])
@@ -315,7 +327,10 @@ def main() -> None:
     for p in (lte, ltr):
         rb, ra = rates(p.d1 <= t_flip, p.labels), rates(decide(p, final["flip"], edges), p.labels)
         tag = " (held out)" if p is lte else " (calibration)"
-        print(f"| {p.name}{tag} | {pct(rb[0])} → {pct(ra[0])} | {pct(rb[1])} → {pct(ra[1])} | {pct(rb[2])} → {pct(ra[2])} |")
+        print(
+            f"| {p.name}{tag} | {pct(rb[0])} → {pct(ra[0])} | {pct(rb[1])} → {pct(ra[1])} "
+            f"| {pct(rb[2])} → {pct(ra[2])} |"
+        )
         b = bins_of(p.dturn, edges)
         before, after = p.d1 <= t_flip, decide(p, final["flip"], edges)
         for j in range(len(edges) + 1):
@@ -323,7 +338,8 @@ def main() -> None:
             if m.any():
                 rb, ra = rates(before[m], p.labels[m]), rates(after[m], p.labels[m])
                 print(
-                    f"| {p.name}{tag}, bin {labels_b[j]} ({rb[3]} diff. / {rb[4]} same) | {pct(rb[0])} → {pct(ra[0])} | "
+                    f"| {p.name}{tag}, bin {labels_b[j]} ({rb[3]} diff. / {rb[4]} same) "
+                    f"| {pct(rb[0])} → {pct(ra[0])} | "
                     f"{pct(rb[1])} → {pct(ra[1])} | {pct(rb[2])} → {pct(ra[2])} |"
                 )
 
@@ -339,10 +355,16 @@ def main() -> None:
 
     # ---------------------------------------------------------------- score properties
     print("\n## Properties of the scores (no threshold choice moves these)\n")
-    print("| pairs | k-fold accuracy (threshold fitted on the other fold) | TAR at FAR 1e-3 (flip) | TAR at FAR 1e-3 (no flip) |")
+    print(
+        "| pairs | k-fold accuracy (threshold fitted on the other fold) | TAR at FAR 1e-3 (flip) "
+        "| TAR at FAR 1e-3 (no flip) |"
+    )
     print("|---|---|---|---|")
     for p in (fp, ff):
-        print(f"| {p.name} | {pct(kfold_accuracy(p))} | {pct(tar_at_far(p.d1, p.labels))} | {pct(tar_at_far(p.d0, p.labels))} |")
+        print(
+            f"| {p.name} | {pct(kfold_accuracy(p))} | {pct(tar_at_far(p.d1, p.labels))} "
+            f"| {pct(tar_at_far(p.d0, p.labels))} |"
+        )
     print(f"| LFW dev-test | — | {pct(tar_at_far(lte.d1, lte.labels))} | {pct(tar_at_far(lte.d0, lte.labels))} |")
 
     # ---------------------------------------------------------------- the cascade
@@ -359,8 +381,12 @@ def main() -> None:
         t0s = [float(conv(np.float64(v))) for v in final["noflip"]]
         t1s = [float(conv(np.float64(v))) for v in final["flip"]]
         if metric is Metric.EUCLIDEAN_L2:
-            t0s[0] = Pipeline(PipelineConfig(attributes=(), metric=metric, flip=False, pose_thresholds=False)).default_threshold.value
-            t1s[0] = Pipeline(PipelineConfig(attributes=(), metric=metric, pose_thresholds=False)).default_threshold.value
+            t0s[0] = Pipeline(
+                PipelineConfig(attributes=(), metric=metric, flip=False, pose_thresholds=False)
+            ).default_threshold.value
+            t1s[0] = Pipeline(
+                PipelineConfig(attributes=(), metric=metric, pose_thresholds=False)
+            ).default_threshold.value
         ms, meas = [shipped.margin(metric)], [float("nan")]
         for k in range(1, len(edges) + 1):
             m = cal_bins == k
@@ -371,8 +397,11 @@ def main() -> None:
             ms.append(max(1.5 * got, abs(t1s[k] - t0s[k]) * 1.01, shipped.margin(metric)))
         margins[metric.value], measured_m[metric.value] = ms, meas
     print("\n## The cascade with the pose-aware thresholds and margins\n")
-    print("margins per bin (cosine): " + ", ".join(f"{v:.4f}" for v in margins["cosine"])
-          + f" (measured in the turned bins: {', '.join(f'{v:.4f}' for v in measured_m['cosine'][1:])})\n")
+    print(
+        "margins per bin (cosine): "
+        + ", ".join(f"{v:.4f}" for v in margins["cosine"])
+        + f" (measured in the turned bins: {', '.join(f'{v:.4f}' for v in measured_m['cosine'][1:])})\n"
+    )
     print("| pairs | share reaching stage 2 (flip) | verdicts unlike always-flip (pose-aware) |")
     print("|---|---|---|")
     for p in (fp, ff, ltr, lte):
@@ -424,14 +453,16 @@ def main() -> None:
             "edges_deg": edges,
             "target_far": far,
             "pairs": {
-                "cfp_fp": int(len(fp.labels)),
-                "cfp_ff": int(len(ff.labels)),
-                "lfw_dev_train": int(len(ltr.labels)),
+                "cfp_fp": len(fp.labels),
+                "cfp_ff": len(ff.labels),
+                "lfw_dev_train": len(ltr.labels),
             },
             "thresholds": entries,
             "cascade_margins": {
                 "values": {k: [round(v, 6) for v in vs] for k, vs in margins.items()},
-                "measured": {k: [None if not np.isfinite(v) else round(v, 6) for v in vs] for k, vs in measured_m.items()},
+                "measured": {
+                    k: [None if not np.isfinite(v) else round(v, 6) for v in vs] for k, vs in measured_m.items()
+                },
                 "safety": 1.5,
                 "source": "bin 0: data/cascade.json; other bins: the largest |d0 - t0| of a calibration pair (the "
                 "pairs above) in the bin whose no-flip and flip decisions differ, times the safety factor",

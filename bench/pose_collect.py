@@ -30,7 +30,9 @@ def _centre(faces: list[Face], w: int, h: int) -> Face | None:
     faces = [f for f in faces if f.landmarks is not None]
     if not faces:
         return None
-    return min(faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - w / 2) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - h / 2) ** 2)
+    return min(
+        faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - w / 2) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - h / 2) ** 2
+    )
 
 
 def _one(args: tuple[str, str]) -> tuple[str, bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

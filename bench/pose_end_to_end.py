@@ -68,7 +68,9 @@ def main() -> None:
                 far = float(np.mean(pred[labels == 0]))
                 tar = float(np.mean(pred[labels == 1]))
                 stage2 = float(np.mean([s == 2 for _, s in out])) if config == "default" else float("nan")
-                label = "before: always-flip, table threshold" if config == "before" else "default: cascade + pose-aware"
+                label = (
+                    "before: always-flip, table threshold" if config == "before" else "default: cascade + pose-aware"
+                )
                 s2 = "—" if config == "before" else f"{100 * stage2:.2f} %"
                 print(
                     f"| {name} | {label} | {100 * acc:.2f} % | {100 * far:.2f} % | {100 * tar:.2f} % | "

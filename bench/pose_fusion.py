@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 import pose_calibrate as pc
+
 from faceproof import Pipeline, PipelineConfig
 
 _pipe: Pipeline | None = None
@@ -37,7 +37,9 @@ def _dlib_one(rel: str) -> np.ndarray:
     faces = _pipe.faces(image)
     if not faces:
         return np.full(128, np.nan, np.float32)
-    f = min(faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - w / 2) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - h / 2) ** 2)
+    f = min(
+        faces, key=lambda f: ((f.bbox.x1 + f.bbox.x2) / 2 - w / 2) ** 2 + ((f.bbox.y1 + f.bbox.y2) / 2 - h / 2) ** 2
+    )
     return np.asarray(f.embedding, np.float32)
 
 
@@ -54,7 +56,10 @@ def main() -> None:
         with ProcessPoolExecutor(2) as ex:
             emb = np.stack(list(ex.map(_dlib_one, paths, chunksize=16)))
         np.savez(args.dlib_cache, paths=np.array(paths), emb=emb)
-    print("| pairs | SFace flip: TAR at FAR 1e-3 / 2-fold acc. | dlib alone: TAR at FAR 1e-3 | best fused (w) TAR at FAR 1e-3 / 2-fold acc. |")
+    print(
+        "| pairs | SFace flip: TAR at FAR 1e-3 / 2-fold acc. | dlib alone: TAR at FAR 1e-3 "
+        "| best fused (w) TAR at FAR 1e-3 / 2-fold acc. |"
+    )
     print("|---|---|---|---|")
     for name in ("pairs_fp.csv", "pairs_ff.csv"):
         path = pc.DATA / "cfp_dev" / name
@@ -65,13 +70,12 @@ def main() -> None:
         b = np.array([cfp.index[r["path2"]] for r in rows])
         dd = 1.0 - np.sum(emb[a] * emb[b], axis=1)
         dd = np.where(np.isfinite(dd), dd, 1.0)
-        best = max(
-            (pc.tar_at_far(p.d1 + w * dd, p.labels), w) for w in (0.25, 0.5, 1.0, 2.0, 4.0)
-        )
+        best = max((pc.tar_at_far(p.d1 + w * dd, p.labels), w) for w in (0.25, 0.5, 1.0, 2.0, 4.0))
         fused = pc.Pairs(p.name, p.labels, p.fold, p.d1 + best[1] * dd, p.d0, p.dturn, p.dyaw, p.dyaw_sym)
         print(
             f"| CFP {name[6:8].upper()} | {pc.pct(pc.tar_at_far(p.d1, p.labels))} / {pc.pct(pc.kfold_accuracy(p))} | "
-            f"{pc.pct(pc.tar_at_far(dd, p.labels))} | {pc.pct(best[0])} ({best[1]:g}) / {pc.pct(pc.kfold_accuracy(fused))} |"
+            f"{pc.pct(pc.tar_at_far(dd, p.labels))} | {pc.pct(best[0])} ({best[1]:g}) "
+            f"/ {pc.pct(pc.kfold_accuracy(fused))} |"
         )
 
 

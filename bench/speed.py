@@ -357,9 +357,7 @@ def main() -> None:
     verify_fns: dict[str, Callable[[], Any]] = {
         "verify two 640-px photos, always-flip": verify_with(fp_flip, "flip on"),
         "verify two 640-px photos, flip off": verify_with(fp, "flip off"),
-        "verify two 640-px photos, cascade (no flip, then flip near the threshold)": verify_with(
-            fp_cascade, "cascade"
-        ),
+        "verify two 640-px photos, cascade (no flip, then flip near the threshold)": verify_with(fp_cascade, "cascade"),
     }
     fr: FRWorker | None = None
     paths: list[str] = []

@@ -60,9 +60,8 @@ def test_turn_reads_the_foreshortened_eye_line():
 
 
 def test_bins_follow_the_absolute_yaw_difference():
-    assert TABLE.bins_of(np.array([0.0, 19.9, 20.0, -30.0, 34.9, 35.0, 90.0, np.nan])).tolist() == [
-        0, 0, 1, 1, 1, 2, 2, -1,
-    ]
+    got = TABLE.bins_of(np.array([0.0, 19.9, 20.0, -30.0, 34.9, 35.0, 90.0, np.nan]))
+    assert got.tolist() == [0, 0, 1, 1, 1, 2, 2, -1]
 
 
 def test_pair_thresholds_matrix_per_pair():
@@ -95,7 +94,10 @@ def test_malformed_tables_are_refused():
         {**good, "edges_deg": [35, 20]},
         {**good, "thresholds": {"sface": {"cosine": {"values": [0.6, 0.7]}}}},
         {"edges_deg": [20]},
-        {**good, "thresholds": {"sface": {"cosine": {"values": [0.6, 0.7, 0.8], "weights_sha256": {"sface": "0" * 64}}}}},
+        {
+            **good,
+            "thresholds": {"sface": {"cosine": {"values": [0.6, 0.7, 0.8], "weights_sha256": {"sface": "0" * 64}}}},
+        },
     ):
         with pytest.raises(InvalidArgument):
             PoseThresholds.from_json(bad, "t")

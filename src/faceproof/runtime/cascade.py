@@ -145,9 +145,9 @@ def cascade_compare(
     t0_ = np.asarray(t0, np.float32)
     t1_ = np.asarray(t1, np.float32)
     width = np.maximum(np.asarray(margin, np.float32), np.abs(t1_ - t0_))
-    unsure = np.broadcast_to(np.abs(d0 - t0_) <= width, d0.shape)
-    a1, origin_faces = _refine(recognizer, origin, unsure.any(axis=1))
-    b1, target_faces = _refine(recognizer, target, unsure.any(axis=0))
+    unsure: np.ndarray = np.broadcast_to(np.abs(d0 - t0_) <= width, d0.shape)
+    a1, origin_faces = _refine(recognizer, origin, np.asarray(unsure.any(axis=1)))
+    b1, target_faces = _refine(recognizer, target, np.asarray(unsure.any(axis=0)))
     dist, sim = d0.copy(), s0.copy()
     if unsure.any():
         d1 = distance_matrix(a1, b1, metric)

@@ -77,9 +77,10 @@ class PipelineConfig:
             (default): on exactly when it can run (flip on, a two-pass recognizer such as
             SFace); ``False``: always-flip.
         pose_thresholds: a pair's threshold depends on how differently the two heads are
-            turned (bins of ``|turn_a - turn_b|``, :func:`.pose.turn_angle`, ``data/pose_thresholds.json``); the first bin
-            keeps the table's threshold. Off, or with a caller's threshold, or a metric
-            or model the file has no entry for, every pair gets the table's threshold.
+            turned (bins of ``|turn_a - turn_b|``, :func:`.pose.turn_angle`,
+            ``data/pose_thresholds.json``); the first bin keeps the table's threshold.
+            Off, or with a caller's threshold, or a metric or model the file has no
+            entry for, every pair gets the table's threshold.
     """
 
     detector: str = "yunet"
@@ -224,7 +225,9 @@ class Pipeline:
         # resolved now so that a configuration without a threshold fails at construction
         self.default_threshold: Threshold = self.thresholds.resolve(self.threshold_key, cfg.metric, cfg.threshold)
         self.cascade_margins: CascadeMargins | None = None
-        two_pass = callable(getattr(self.recognizer, "forward", None)) and callable(getattr(self.recognizer, "chips", None))
+        two_pass = callable(getattr(self.recognizer, "forward", None)) and callable(
+            getattr(self.recognizer, "chips", None)
+        )
         if cfg.cascade and not two_pass:
             raise InvalidArgument(f"the {self.recognizer.name} recognizer cannot run the cascade (SFace can)")
         if cfg.cascade or (cfg.cascade is None and cfg.flip and two_pass and getattr(self.recognizer, "flip", False)):
@@ -270,7 +273,10 @@ class Pipeline:
         info = pair.describe(0, 0)
         if not info["pose_bin"]:  # no pose (None) or nearly the same pose (bin 0): the table's
             return base
-        return Threshold(float(pair.values[0, 0]), f"pose bin {info['pose_bin']} (turn difference {info['turn_difference_deg']} deg): {info['source']}")
+        return Threshold(
+            float(pair.values[0, 0]),
+            f"pose bin {info['pose_bin']} (turn difference {info['turn_difference_deg']} deg): {info['source']}",
+        )
 
     def pair_thresholds(
         self,

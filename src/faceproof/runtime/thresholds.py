@@ -15,6 +15,7 @@ false-accept ceiling per bin.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -169,7 +170,7 @@ class PoseThresholds:
         try:
             check_calibration(doc, name=f"pose thresholds {name}")
             edges = tuple(float(e) for e in doc["edges_deg"])
-            if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)) or edges[0] <= 0:
+            if not edges or any(b <= a for a, b in itertools.pairwise(edges)) or edges[0] <= 0:
                 raise InvalidArgument(f"pose thresholds {name}: edges_deg must be increasing and > 0")
             values: dict[str, dict[Metric, tuple[float, ...]]] = {}
             for key, metrics in doc["thresholds"].items():
@@ -182,7 +183,9 @@ class PoseThresholds:
             for metric, vals_ in doc.get("cascade_margins", {}).get("values", {}).items():
                 ms = tuple(float(v) for v in vals_)
                 if len(ms) != len(edges) + 1 or not all(math.isfinite(v) and v >= 0 for v in ms):
-                    raise InvalidArgument(f"pose thresholds {name}: cascade margins of {metric} need {len(edges) + 1} values")
+                    raise InvalidArgument(
+                        f"pose thresholds {name}: cascade margins of {metric} need {len(edges) + 1} values"
+                    )
                 margins[Metric.parse(metric)] = ms
             return cls(edges, values, str(doc["source"]), name, margins)
         except (KeyError, TypeError, ValueError) as exc:
