@@ -51,15 +51,18 @@ def _run(job: tuple[str, str, str, str]) -> tuple[int | None, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--configs", nargs="+", default=["before", "default"], choices=["before", "default"])
     args = ap.parse_args()
     print("| pairs | configuration | accuracy | FAR | TAR | no face | deciding pair at the flip stage |")
     print("|---|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.workers) as ex:
-        for name, (root, file) in SETS.items():
+        for name in args.sets:
+            root, file = SETS[name]
             with (root / file).open(newline="") as fh:
                 rows = list(csv.DictReader(fh))
             labels = np.array([int(r["same"]) for r in rows])
-            for config in ("before", "default"):
+            for config in args.configs:
                 jobs = [(config, str(root), r["path1"], r["path2"]) for r in rows]
                 out = list(ex.map(_run, jobs, chunksize=8))
                 verdicts = np.array([-1 if v is None else v for v, _ in out])
