@@ -405,6 +405,17 @@ class Pipeline:
                 for k in self.model_files()
             },
             "thresholds": self.thresholds.to_dict(),
+            "pose_thresholds": None
+            if self.pose_table is None
+            else {
+                "turn_difference_edges_deg": list(self.pose_table.edges),
+                "thresholds": {
+                    key: {m.value: list(v) for m, v in metrics.items()}
+                    for key, metrics in self.pose_table.values.items()
+                },
+                "source": self.pose_table.source,
+            },
+            "cascade": self.cascade_margins is not None,
         }
 
 
