@@ -118,3 +118,11 @@ def test_stage_two_reproduces_always_flip_exactly(both, photos):
     assert everything.refined == (len(sides[0].faces), len(sides[1].faces))
     nothing = cascade_compare(pipe.recognizer, sides[0], sides[1], cascade.metric, t0, t1, abs(t1 - t0))
     assert nothing.refined[0] <= everything.refined[0] and (nothing.matches == reference.matches).all()
+
+
+def test_the_cascade_is_the_default_where_it_can_run():
+    assert PipelineConfig().cascade is None
+    assert Pipeline(PipelineConfig(attributes=())).cascade_margins is not None  # SFace with flip
+    assert Pipeline(PipelineConfig(attributes=(), flip=False)).cascade_margins is None  # no-flip: nothing to skip
+    assert Pipeline(PipelineConfig(attributes=(), cascade=False)).cascade_margins is None  # always-flip on request
+    assert FaceProof(attributes=(), flip=False).describe()["cascade"] is False
