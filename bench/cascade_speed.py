@@ -42,7 +42,8 @@ def jpeg_640(path: Path) -> bytes:
 
 
 def stage2_share(pairs_path: Path, root: Path, cache: Path | None) -> tuple[float, int, int]:
-    """Share of pairs within the cosine margin of t0, and decisions unlike always-flip."""
+    """Share of pairs within the cosine margin of t0, and decisions unlike always-flip
+    (the table's thresholds, one margin: the pose-aware shares are bench/pose_calibrate.py's)."""
     pipe = Pipeline(PipelineConfig(attributes=(), cascade=True))
     t0, t1, margin = pipe.cascade_plan(Metric.COSINE, None)  # type: ignore[misc]
     pairs = load_pairs(pairs_path)
@@ -61,6 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=60)
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument(
+        "--no-shares",
+        action="store_true",
+        help="time only (the stage shares with the pose-aware thresholds: bench/pose_calibrate.py)",
+    )
     args = ap.parse_args()
     cv2.setNumThreads(1)
     photos = TESTDATA / "photos" / "pytopenface"
@@ -69,7 +75,7 @@ def main() -> None:
         (jpeg_640(photos / "obama1.jpg"), jpeg_640(photos / "obama2.jpg")),
     ]
     configs = {
-        "always-flip": FaceProof(attributes=()),
+        "always-flip": FaceProof(attributes=(), cascade=False, pose_thresholds=False),
         "no-flip": FaceProof(attributes=(), flip=False),
         "cascade": FaceProof(pipeline=Pipeline(PipelineConfig(attributes=(), cascade=True))),
     }
@@ -96,6 +102,8 @@ def main() -> None:
     for name in configs:
         ratios = [c / f for c, f in zip(cpu[name], cpu["always-flip"], strict=True)]
         print(f"| {name} | {statistics.median(cpu[name]):.1f} | {statistics.median(ratios):.3f} |")
+    if args.no_shares:
+        return
     print("\n| pairs | pairs | share at the flip stage | decisions unlike always-flip |")
     print("|---|---|---|---|")
     for label, path, root in (

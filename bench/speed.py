@@ -280,6 +280,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6, help="turns (passes over the 10 images) for throughput")
     ap.add_argument("--fr-python", default=None, help="python of a virtualenv with face_recognition installed")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--verify-only", action="store_true", help="only the verify comparison (cascade / always-flip / no flip)"
+    )
     args = ap.parse_args()
 
     import cv2
@@ -303,12 +306,14 @@ def main() -> None:
     big = jpeg_at(args.photos / GROUP_2000, 2000)
     r = args.repeat
 
-    res["load"] = run_python(LOAD_CODE)
+    if not args.verify_only:
+        res["load"] = run_python(LOAD_CODE)
 
     fp = FaceProof(attributes=("gender", "age"), flip=False)
-    fp_flip = FaceProof(detector=fp.detector, flip=True, attributes=())
+    fp_flip = FaceProof(detector=fp.detector, flip=True, cascade=False, attributes=())
+    fp_cascade = FaceProof(detector=fp.detector, flip=True, cascade=True, attributes=())
     fp_dlib = FaceProof(model="dlib", detector=fp.detector, attributes=())
-    for c in (fp, fp_flip, fp_dlib):
+    for c in (fp, fp_flip, fp_cascade, fp_dlib):
         c.warmup()
     img = fp.load_image(datas[0])
     img_big = fp.load_image(big)
@@ -327,16 +332,18 @@ def main() -> None:
         "gender + age, 1 face (6 chips x 2 networks)": lambda: attr.predict(img, [face]),
         "embed dlib ResNet, 1 face": lambda: fp_dlib.pipeline.embed(img, [face]),
     }
-    st = interleaved(stages, r)
-    big_stages = {
-        "decode 2,000 px JPEG": lambda: fp.load_image(big),
-        "detect 2,000 px (YuNet pyramid)": lambda: fp.detector.detect(img_big),
-    }
-    st.update(interleaved(big_stages, r // 2))
+    st: dict[str, list[float]] = {}
+    if not args.verify_only:
+        st = interleaved(stages, r)
+        big_stages = {
+            "decode 2,000 px JPEG": lambda: fp.load_image(big),
+            "detect 2,000 px (YuNet pyramid)": lambda: fp.detector.detect(img_big),
+        }
+        st.update(interleaved(big_stages, r // 2))
 
     pairs = [(datas[i], datas[(i + 1) % len(datas)]) for i in range(len(datas))]
     turn = {"i": 0}
-    shares: dict[str, list[dict[str, float]]] = {"flip on": [], "flip off": []}
+    shares: dict[str, list[dict[str, float]]] = {"flip on": [], "flip off": [], "cascade": []}
 
     def verify_with(client: FaceProof, key: str) -> Callable[[], Any]:
         def run() -> Any:
@@ -348,8 +355,9 @@ def main() -> None:
         return run
 
     verify_fns: dict[str, Callable[[], Any]] = {
-        "verify two 640-px photos, flip on (default)": verify_with(fp_flip, "flip on"),
+        "verify two 640-px photos, always-flip": verify_with(fp_flip, "flip on"),
         "verify two 640-px photos, flip off": verify_with(fp, "flip off"),
+        "verify two 640-px photos, cascade (no flip, then flip near the threshold)": verify_with(fp_cascade, "cascade"),
     }
     fr: FRWorker | None = None
     paths: list[str] = []
@@ -397,7 +405,19 @@ def main() -> None:
     res["verify_share_pct"] = {k: share_of(k) for k in shares}
 
     ratios: dict[str, dict[str, float]] = {}
-    on, off = "verify two 640-px photos, flip on (default)", "verify two 640-px photos, flip off"
+    on, off = "verify two 640-px photos, always-flip", "verify two 640-px photos, flip off"
+    casc = "verify two 640-px photos, cascade (no flip, then flip near the threshold)"
+    ratios["verify: cascade / always-flip"] = paired_ratio(vt[casc], vt[on])
+    ratios["verify: flip on / flip off"] = paired_ratio(vt[on], vt[off])
+    if args.verify_only:
+        res["verify"] = {k: summary(v) for k, v in vt.items()}
+        res["verify_share_pct"] = {k: share_of(k) for k in shares}
+        res["ratios"] = ratios
+        res["machine"]["load_avg_at_end"] = os.getloadavg()
+        print(json.dumps(res, indent=1))
+        if args.json is not None:
+            args.json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+        return
     e1 = "embed SFace, 1 face (align + 1 forward)"
     e2 = "embed SFace + flip TTA, 1 face (align + 2 forwards, default)"
     ga = "gender + age, 1 face (6 chips x 2 networks)"

@@ -50,7 +50,7 @@ def main() -> None:
     facts = machine_facts()
     load0 = os.getloadavg()
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    clients = {flip: FaceProof(flip=flip, attributes=()) for flip in (True, False)}
+    clients = {flip: FaceProof(flip=flip, cascade=False, attributes=()) for flip in (True, False)}
     for fp in clients.values():
         fp.warmup()
         for _ in range(5):

@@ -24,7 +24,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def both():
-    flip = FaceProof(attributes=())
+    flip = FaceProof(attributes=(), cascade=False)
     cascade = FaceProof(pipeline=Pipeline(PipelineConfig(attributes=(), cascade=True)), lang=flip.lang)
     return flip, cascade
 
@@ -44,7 +44,8 @@ def test_cascade_verdicts_equal_always_flip(both, photos, a, b):
     assert plan is not None
     t0, _, margin = plan
     assert np.all(np.abs(r2.distances[~stage2] - t0) > margin)
-    assert "stages" in r2.to_report() and "cascade:" in " ".join(r2.notes)
+    assert "stages" in r2.to_report()
+    assert ("cascade:" in " ".join(r2.notes)) == bool(stage2.any())  # a note only when the flip stage ran
 
 
 def test_clear_pairs_skip_the_mirrored_pass(both, photos):
@@ -117,3 +118,11 @@ def test_stage_two_reproduces_always_flip_exactly(both, photos):
     assert everything.refined == (len(sides[0].faces), len(sides[1].faces))
     nothing = cascade_compare(pipe.recognizer, sides[0], sides[1], cascade.metric, t0, t1, abs(t1 - t0))
     assert nothing.refined[0] <= everything.refined[0] and (nothing.matches == reference.matches).all()
+
+
+def test_the_cascade_is_the_default_where_it_can_run():
+    assert PipelineConfig().cascade is None
+    assert Pipeline(PipelineConfig(attributes=())).cascade_margins is not None  # SFace with flip
+    assert Pipeline(PipelineConfig(attributes=(), flip=False)).cascade_margins is None  # no-flip: nothing to skip
+    assert Pipeline(PipelineConfig(attributes=(), cascade=False)).cascade_margins is None  # always-flip on request
+    assert FaceProof(attributes=(), flip=False).describe()["cascade"] is False

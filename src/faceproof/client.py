@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .codes import AnalyzeCode, Lang, VerifyCode, analyze_code_for_error, check_lang, verify_code_for_error
 from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
 from .runtime.align import MIN_CROP_SIZE, padded_crop
@@ -64,6 +66,11 @@ class FaceProof:
         lang: ``"ko"`` (default, the seed's messages) or ``"en"``.
         flip: average each face's embedding with its mirror image's (test-time
             augmentation; on by default, measured in docs/accuracy.md).
+        cascade: ``verify`` embeds without flip first and adds the mirrored pass only for
+            pairs near their threshold (``None``: on whenever flip is on and the model can
+            run it; see :class:`~faceproof.PipelineConfig`).
+        pose_thresholds: each pair's threshold depends on how differently the two heads
+            are turned (bins of the turn difference, ``data/pose_thresholds.json``).
         pipeline: a ready :class:`~faceproof.Pipeline` to use instead of building one
             from the other arguments (then only ``lang`` may be given besides).
 
@@ -88,6 +95,8 @@ class FaceProof:
         crop_size: int = 224,
         crop_padding: float = 0.2,
         flip: bool = True,
+        cascade: bool | None = None,
+        pose_thresholds: bool = True,
         lang: Lang = "ko",
         pipeline: Pipeline | None = None,
     ) -> None:
@@ -108,6 +117,8 @@ class FaceProof:
                 flip=flip if isinstance(model, str) else bool(getattr(model, "flip", flip)),
                 crop_size=crop_size,
                 crop_padding=crop_padding,
+                cascade=cascade,
+                pose_thresholds=pose_thresholds,
             )
             pipeline = Pipeline(
                 config,
@@ -269,20 +280,40 @@ class FaceProof:
                 )
         t = time.perf_counter()
         stages = None
+        # every pair's threshold (pose-aware unless off or the caller gave one); the turn
+        # comes from the landmarks, so the no-flip and flip faces give the same bins
+        pair_thr = self.pipeline.pair_thresholds(
+            _faces_of(sides["origin"]), _faces_of(sides["target"]), metric_, threshold
+        )
         if plan is None:
-            sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr)
+            sim, dist, matches = compare_faces(sides["origin"], sides["target"], metric_, thr, pair_thr)
             origin_faces, target_faces = tuple(sides["origin"]), tuple(sides["target"])
         else:
             from .runtime.cascade import cascade_compare
 
-            t0, t1, margin = plan
-            out = cascade_compare(self.recognizer, sides["origin"], sides["target"], metric_, t0, t1, margin)  # type: ignore[arg-type]
+            t0, _, margin = plan
+            t0_pairs = self.pipeline.pair_thresholds(
+                _faces_of(sides["origin"]), _faces_of(sides["target"]), metric_, None, flip=False
+            )
+            # a turned pair's bin has its own, wider margin (flip changes its distance more)
+            margins = margin if t0_pairs.margins is None else np.fmax(np.float32(margin), t0_pairs.margins)
+            out = cascade_compare(
+                self.recognizer,  # type: ignore[arg-type]
+                sides["origin"],
+                sides["target"],
+                metric_,
+                t0_pairs.values,
+                pair_thr.values,
+                margins,
+            )
             sim, dist, matches, stages = out.similarity, out.distances, out.matches, out.stages
             origin_faces, target_faces = out.origin_faces, out.target_faces
-            notes.append(
-                f"cascade: {int((stages == 2).sum())} of {stages.size} pairs within {margin:g} of the no-flip "
-                f"threshold {t0:g} were compared with flip ({out.refined[0]}+{out.refined[1]} mirrored passes)"
-            )
+            if out.refined != (0, 0):  # pairs decided at stage 1 need no note: `stages` says so
+                notes.append(
+                    f"cascade: {int((stages == 2).sum())} of {stages.size} pairs near their no-flip threshold "
+                    f"(table: {t0:g}, margin {margin:g} or their pose bin's) were compared with flip "
+                    f"({out.refined[0]}+{out.refined[1]} mirrored passes)"
+                )
         timings["compare"] = _ms(t)
         timings["total"] = _ms(start)
         code = VerifyCode.SAME_PERSON if bool(matches.any()) else VerifyCode.NOT_SAME_PERSON
@@ -301,6 +332,7 @@ class FaceProof:
             lang=lang_,
             notes=tuple(notes),
             stages=stages,
+            pair_thresholds=pair_thr,
         )
 
     def distinguish(self, source: ImageSource, *, lang: Lang | None = None) -> AnalyzeResult:

@@ -153,21 +153,33 @@ def _decide_photos(
 
 
 def photo_status(
-    faces: Sequence[Face], distances: np.ndarray, threshold: float, band: tuple[float, float], policy: Policy
+    faces: Sequence[Face],
+    distances: np.ndarray,
+    threshold: float | np.ndarray,
+    band: tuple[float, float] | tuple[np.ndarray, np.ndarray],
+    policy: Policy,
 ) -> tuple[PhotoStatus, int | None, tuple[Reason, ...]]:
-    """Status, matched (or closest) face index and reasons for one photo's embedded faces."""
+    """Status, matched (or closest) face index and reasons for one photo's embedded faces.
+    ``threshold`` and ``band`` are one value for every face or one per face (pose-aware
+    thresholds); the closest face is the one nearest below (or above) its own threshold."""
     if not faces:
         return PhotoStatus.NO_FACE, None, ()
-    lo, hi = band
+    n = len(faces)
+    thr = np.broadcast_to(np.asarray(threshold, np.float64), (n,))
+    los = np.broadcast_to(np.asarray(band[0], np.float64), (n,))
+    his = np.broadcast_to(np.asarray(band[1], np.float64), (n,))
+    # compared on the distance's position within its band: equal thresholds keep the plain order
+    rel = np.asarray(distances, np.float64) - thr
     usable = [i for i, f in enumerate(faces) if f.quality is None or f.quality.usable]
-    unusable_match = [i for i in range(len(faces)) if i not in usable and distances[i] <= threshold]
-    closest_unusable = min(unusable_match, key=lambda i: distances[i]) if unusable_match else None
+    unusable_match = [i for i in range(n) if i not in usable and distances[i] <= thr[i]]
+    closest_unusable = min(unusable_match, key=lambda i: rel[i]) if unusable_match else None
     if not usable:
         if closest_unusable is not None:
             return PhotoStatus.UNCERTAIN, closest_unusable, (Reason.LOW_QUALITY_MATCH,)
         return PhotoStatus.NO_USABLE_FACE, None, ()
-    best = min(usable, key=lambda i: float(distances[i]))
+    best = min(usable, key=lambda i: float(rel[i]))
     d = float(distances[best])
+    lo, hi = float(los[best]), float(his[best])
     quality = faces[best].quality
     if d <= lo:
         if quality is not None and quality.score < policy.review_below_quality:
@@ -305,8 +317,7 @@ def _photo(
     source: ImageSource | ImageError,
     selfie_face: Face,
     metric: Metric,
-    threshold: float,
-    band: tuple[float, float],
+    threshold: float | None,
     policy: Policy,
     confirm_with: Detector | None,
 ) -> tuple[PhotoCheck, ImageArray | None]:
@@ -319,7 +330,11 @@ def _photo(
         return PhotoCheck(index, PhotoStatus.NO_FACE), image
     dist = face_distances([selfie_face], faces, metric)[0]
     sim = face_similarities([selfie_face], faces)[0]
-    status, idx, reasons = photo_status(faces, dist, threshold, band, policy)
+    # each face's threshold against the selfie's (pose-aware), the band relative to it
+    pair = pipeline.pair_thresholds([selfie_face], faces, metric, threshold)
+    thr = pair.values[0].astype(np.float64)
+    lows, highs = zip(*(policy.band(float(t)) for t in thr), strict=True)
+    status, idx, reasons = photo_status(faces, dist, thr, (np.array(lows), np.array(highs)), policy)
     check = PhotoCheck(
         index=index,
         status=status,
@@ -329,6 +344,8 @@ def _photo(
         face_index=idx,
         main_face_index=main_face(faces),
         reasons=reasons,
+        thresholds=tuple(float(v) for v in thr),
+        pose_bins=tuple(None if b < 0 else int(b) for b in pair.bins[0]),
     )
     return check, image
 
@@ -401,7 +418,7 @@ def check_profile(
     if checked_selfie.face is not None:
         t = time.perf_counter()
         for i, source in enumerate(items):
-            check, image = _photo(pipe, i, source, checked_selfie.face, metric_, thr.value, band, pol, photo_confirm)
+            check, image = _photo(pipe, i, source, checked_selfie.face, metric_, threshold, pol, photo_confirm)
             checks.append(check)
             authentic.photo(image, check)  # the copy check, while the photo is decoded
             del image

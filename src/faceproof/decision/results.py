@@ -134,6 +134,10 @@ class PhotoCheck:
     main_face_index: int | None = None
     reasons: tuple[Reason, ...] = ()
     error: FaceProofError | None = None
+    #: each face's threshold against the selfie face (pose-aware: it depends on how
+    #: differently the two heads are turned) and its pose bin (None: the table's threshold)
+    thresholds: tuple[float, ...] = ()
+    pose_bins: tuple[int | None, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PhotoStatus(self.status))
@@ -173,6 +177,8 @@ class PhotoCheck:
             "similarities": [round(v, 4) for v in self.similarities],
             "distances": [round(v, 4) for v in self.distances],
             "main_face_index": self.main_face_index,
+            "thresholds": [round(v, 6) for v in self.thresholds],
+            "pose_bins": list(self.pose_bins),
             "faces": [f.to_dict() for f in self.faces],
             "error": None if self.error is None else self.error.to_dict(),
         }

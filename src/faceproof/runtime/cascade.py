@@ -8,6 +8,11 @@ there. Only the faces of the pairs inside the margin get their mirror images emb
 the flip threshold ``t1``, exactly as the always-flip configuration would. The margin is
 at least ``|t1 - t0|``, so one threshold (``t1``) reads the whole distance matrix.
 
+``t0`` and ``t1`` may be per-pair matrices (the pose-aware thresholds of
+:meth:`~faceproof.runtime.pipeline.Pipeline.pair_thresholds`, no-flip and flip): each pair
+is then judged against its own thresholds, with a margin of at least its own
+``|t1 - t0|``.
+
 The margins are data (``data/cascade.json``), fitted by ``bench/cascade_calibrate.py`` on
 LFW View 1 dev-train: the largest ``|d0 - t0|`` of a pair whose no-flip and flip decisions
 differ, times a safety factor. Only the unit-vector metrics (cosine, euclidean-L2) take
@@ -118,22 +123,31 @@ def cascade_compare(
     origin: PlainSide,
     target: PlainSide,
     metric: Metric,
-    t0: float,
-    t1: float,
-    margin: float,
+    t0: float | np.ndarray,
+    t1: float | np.ndarray,
+    margin: float | np.ndarray,
 ) -> CascadeOutcome:
-    """Compare every origin face with every target face through the two stages."""
+    """Compare every origin face with every target face through the two stages.
+
+    ``t0``/``t1``/``margin``: the no-flip and flip thresholds and the margin, one number or
+    one per pair (N x M). A pair whose thresholds are farther apart than its margin gets
+    ``|t1 - t0|`` as its margin (only per-pair values can do that; three numbers must
+    respect ``margin >= |t1 - t0|``)."""
     if metric not in CASCADE_METRICS:
         raise InvalidArgument(f"the cascade compares unit embeddings only, not {metric.value}")
-    if margin < abs(t1 - t0):
+    scalars = np.ndim(t0) == 0 and np.ndim(t1) == 0 and np.ndim(margin) == 0
+    if scalars and float(margin) < abs(float(t1) - float(t0)):
         raise InvalidArgument("the cascade margin must be at least |t1 - t0|")
     a0 = np.stack([f.embedding for f in origin.faces if f.embedding is not None])
     b0 = np.stack([f.embedding for f in target.faces if f.embedding is not None])
     d0 = distance_matrix(a0, b0, metric)
     s0 = similarity_matrix(a0, b0)
-    unsure = np.abs(d0 - np.float32(t0)) <= np.float32(margin)
-    a1, origin_faces = _refine(recognizer, origin, unsure.any(axis=1))
-    b1, target_faces = _refine(recognizer, target, unsure.any(axis=0))
+    t0_ = np.asarray(t0, np.float32)
+    t1_ = np.asarray(t1, np.float32)
+    width = np.maximum(np.asarray(margin, np.float32), np.abs(t1_ - t0_))
+    unsure: np.ndarray = np.broadcast_to(np.abs(d0 - t0_) <= width, d0.shape)
+    a1, origin_faces = _refine(recognizer, origin, np.asarray(unsure.any(axis=1)))
+    b1, target_faces = _refine(recognizer, target, np.asarray(unsure.any(axis=0)))
     dist, sim = d0.copy(), s0.copy()
     if unsure.any():
         d1 = distance_matrix(a1, b1, metric)
@@ -142,7 +156,7 @@ def cascade_compare(
     return CascadeOutcome(
         similarity=sim,
         distances=dist,
-        matches=dist <= np.float32(t1),
+        matches=np.broadcast_to(dist <= t1_, dist.shape).copy(),
         stages=np.where(unsure, 2, 1).astype(np.int8),
         origin_faces=origin_faces,
         target_faces=target_faces,

@@ -40,6 +40,7 @@ from .compare import Metric, Threshold, ThresholdTable, threshold_key
 from .detect import CrossCheckDetector, Detector
 from .embed import Recognizer, embed_faces
 from .io import DEFAULT_LIMITS, DEFAULT_URL_POLICY, ImageLimits, ImageSource, URLPolicy, load_image
+from .thresholds import PairThresholds, PoseThresholds
 
 __all__ = ["ATTRIBUTE_NAMES", "Pipeline", "PipelineConfig", "build_detector", "confirming_detector"]
 
@@ -72,7 +73,14 @@ class PipelineConfig:
         confirm_detector: the second detector that confirms faces for quality.
         cascade: ``verify`` embeds without flip first and adds the mirrored pass only for
             pairs within a calibrated margin of the threshold (:mod:`.cascade`); needs
-            ``flip=True`` (the final stage is the flip configuration) and SFace.
+            ``flip=True`` (the final stage is the flip configuration) and SFace. ``None``
+            (default): on exactly when it can run (flip on, a two-pass recognizer such as
+            SFace); ``False``: always-flip.
+        pose_thresholds: a pair's threshold depends on how differently the two heads are
+            turned (bins of ``|turn_a - turn_b|``, :func:`.pose.turn_angle`,
+            ``data/pose_thresholds.json``); the first bin keeps the table's threshold.
+            Off, or with a caller's threshold, or a metric or model the file has no
+            entry for, every pair gets the table's threshold.
     """
 
     detector: str = "yunet"
@@ -90,7 +98,8 @@ class PipelineConfig:
     crop_size: int = 224
     crop_padding: float = 0.2
     confirm_detector: str = "dlib"
-    cascade: bool = False
+    cascade: bool | None = None
+    pose_thresholds: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", Metric.parse(self.metric))
@@ -116,7 +125,8 @@ class PipelineConfig:
         object.__setattr__(self, "crop_size", int(self.crop_size))
         object.__setattr__(self, "crop_padding", float(self.crop_padding))
         object.__setattr__(self, "flip", bool(self.flip))
-        object.__setattr__(self, "cascade", bool(self.cascade))
+        object.__setattr__(self, "cascade", None if self.cascade is None else bool(self.cascade))
+        object.__setattr__(self, "pose_thresholds", bool(self.pose_thresholds))
         if self.cascade and not self.flip:
             raise InvalidArgument("cascade=True needs flip=True: its last stage is the flip configuration")
         if self.calibration is not None:
@@ -215,10 +225,14 @@ class Pipeline:
         # resolved now so that a configuration without a threshold fails at construction
         self.default_threshold: Threshold = self.thresholds.resolve(self.threshold_key, cfg.metric, cfg.threshold)
         self.cascade_margins: CascadeMargins | None = None
-        if cfg.cascade:
-            if not callable(getattr(self.recognizer, "forward", None)):
-                raise InvalidArgument(f"the {self.recognizer.name} recognizer cannot run the cascade (SFace can)")
+        two_pass = callable(getattr(self.recognizer, "forward", None)) and callable(
+            getattr(self.recognizer, "chips", None)
+        )
+        if cfg.cascade and not two_pass:
+            raise InvalidArgument(f"the {self.recognizer.name} recognizer cannot run the cascade (SFace can)")
+        if cfg.cascade or (cfg.cascade is None and cfg.flip and two_pass and getattr(self.recognizer, "flip", False)):
             self.cascade_margins = CascadeMargins.builtin()
+        self.pose_table: PoseThresholds | None = PoseThresholds.builtin() if cfg.pose_thresholds else None
 
     def __repr__(self) -> str:
         return (
@@ -237,14 +251,56 @@ class Pipeline:
         """The threshold-table key of this pipeline's recognizer (flip and no-flip apart)."""
         return threshold_key(self.recognizer.name, getattr(self.recognizer, "flip", None))
 
-    def threshold_for(self, metric: str | Metric | None = None, threshold: float | None = None) -> Threshold:
+    def threshold_for(
+        self,
+        metric: str | Metric | None = None,
+        threshold: float | None = None,
+        *,
+        faces: tuple[Face, Face] | None = None,
+    ) -> Threshold:
         """The threshold in force: ``threshold`` when given (``0.0`` included), else this
         recognizer's table entry for ``metric`` (this pipeline's metric by default). The one
-        place that resolves thresholds."""
+        place that resolves thresholds. With ``faces`` (a pair), that pair's pose-aware
+        threshold (:meth:`pair_thresholds`), its pose bin named in ``source``."""
         metric_ = self.metric if metric is None else Metric.parse(metric)
         if threshold is None and metric_ is self.metric:
-            return self.default_threshold
-        return self.thresholds.resolve(self.threshold_key, metric_, threshold)
+            base = self.default_threshold
+        else:
+            base = self.thresholds.resolve(self.threshold_key, metric_, threshold)
+        if faces is None:
+            return base
+        pair = self.pair_thresholds([faces[0]], [faces[1]], metric_, threshold)
+        info = pair.describe(0, 0)
+        if not info["pose_bin"]:  # no pose (None) or nearly the same pose (bin 0): the table's
+            return base
+        return Threshold(
+            float(pair.values[0, 0]),
+            f"pose bin {info['pose_bin']} (turn difference {info['turn_difference_deg']} deg): {info['source']}",
+        )
+
+    def pair_thresholds(
+        self,
+        origin: Sequence[Face],
+        target: Sequence[Face],
+        metric: str | Metric | None = None,
+        threshold: float | None = None,
+        *,
+        flip: bool | None = None,
+    ) -> PairThresholds:
+        """The threshold of every (origin, target) face pair: the pose-aware table's bin for
+        the pair's turn difference (``pose_thresholds=True``, the table's threshold in
+        force), else the uniform threshold of :meth:`threshold_for`. ``flip=False`` gives
+        the no-flip thresholds (the cascade's first stage)."""
+        metric_ = self.metric if metric is None else Metric.parse(metric)
+        key = self.threshold_key if flip is None else threshold_key(self.recognizer.name, flip)
+        if key == self.threshold_key:
+            base = self.threshold_for(metric_, threshold)  # the configuration's threshold included
+        else:
+            base = self.thresholds.resolve(key, metric_, threshold)
+        shape = (len(origin), len(target))
+        if self.pose_table is None or base.source == "caller":
+            return PairThresholds.uniform(base, shape)
+        return self.pose_table.pair_thresholds(key, metric_, base, origin, target)
 
     def cascade_plan(self, metric: Metric, threshold: float | None) -> tuple[float, float, float] | None:
         """``(t0, t1, margin)`` when ``verify`` runs the cascade for this metric: the
@@ -349,6 +405,17 @@ class Pipeline:
                 for k in self.model_files()
             },
             "thresholds": self.thresholds.to_dict(),
+            "pose_thresholds": None
+            if self.pose_table is None
+            else {
+                "turn_difference_edges_deg": list(self.pose_table.edges),
+                "thresholds": {
+                    key: {m.value: list(v) for m, v in metrics.items()}
+                    for key, metrics in self.pose_table.values.items()
+                },
+                "source": self.pose_table.source,
+            },
+            "cascade": self.cascade_margins is not None,
         }
 
 

@@ -1,5 +1,6 @@
 """Head pose from the five detector landmarks: yaw, pitch and roll in degrees
-(:func:`estimate_pose`), and the face's frame (landmarks relative to the eye line,
+(:func:`estimate_pose`), how far the head is turned from frontal (:func:`turn_angle`, the
+pose-aware thresholds' measure), and the face's frame (landmarks relative to the eye line,
 :func:`face_frame`). A measurement of the runtime: the quality assessment, the selfie
 challenge checks and pose-aware comparisons all read it."""
 
@@ -20,6 +21,7 @@ __all__ = [
     "HeadPose",
     "estimate_pose",
     "face_frame",
+    "turn_angle",
 ]
 
 
@@ -84,3 +86,27 @@ def estimate_pose(landmarks: np.ndarray) -> HeadPose:
     depth = max(1e-3, NEUTRAL_NOSE_DROP * math.sin(p) + NOSE_DEPTH * math.cos(p))
     yaw = math.degrees(math.atan2(float(q[2, 0]), depth))
     return HeadPose(yaw=yaw, pitch=pitch, roll=-math.degrees(angle))
+
+
+def turn_angle(landmarks: np.ndarray) -> float:
+    """How far the head is turned away from the camera, unsigned degrees in [0, 90]: the
+    mean of two cues of the five landmarks,
+
+    * ``abs(yaw)`` of :func:`estimate_pose` (the nose tip's sideways offset), and
+    * the foreshortening of the eye line: turned by ``a``, the inter-eye distance shrinks
+      by ``cos a`` while the eyes-to-mouth drop does not, so the mouth drop measured in
+      inter-eye distances grows to ``NEUTRAL_MOUTH_DROP / cos a``.
+
+    On a profile the detector has to guess the far eye, and the nose offset alone reads
+    a side view (CFP profiles) as little as 35-40 degrees, like the most turned LFW
+    portraits; the foreshortening separates them better (``bench/pose_calibrate.py``
+    prints both). Pitch also lengthens the drop, so this is an ordering, not a
+    calibrated angle; the pose-aware thresholds bin the difference of two faces' turns.
+    """
+    q, _, _ = face_frame(landmarks)
+    mouth_drop = float(q[3:, 1].mean())
+    if mouth_drop <= 1e-6:
+        fore = 90.0
+    else:
+        fore = math.degrees(math.acos(min(1.0, NEUTRAL_MOUTH_DROP / mouth_drop)))
+    return 0.5 * (abs(estimate_pose(landmarks).yaw) + fore)

@@ -3,7 +3,9 @@
 Every selfie (origin) face is compared with every profile (target) face: an N x M
 distance matrix for the chosen metric and the N x M cosine-similarity matrix. The verdict
 is "the same person is present" when at least one pair's distance is at or below the
-threshold. Input problems do not raise here: they become results with the seed's codes
+threshold — that pair's threshold: with pose-aware thresholds (the default), a pair of
+differently turned heads has its own (:class:`~faceproof.runtime.thresholds.PairThresholds`,
+reported per pair). Input problems do not raise here: they become results with the seed's codes
 (-22/-21 unreadable, -2/-1 no face) and the typed error attached;
 :meth:`VerifyResult.raise_for_status` raises it for callers that prefer exceptions.
 """
@@ -20,6 +22,7 @@ from ..codes import AnalyzeCode, Lang, VerifyCode, message
 from ..errors import FaceProofError
 from ..types import Face, FloatArray, ImageArray
 from .compare import Metric, Threshold, face_distances, face_similarities
+from .thresholds import PairThresholds
 
 __all__ = ["AnalyzeResult", "FaceCrop", "VerifyResult", "compare_faces"]
 
@@ -29,15 +32,21 @@ def _matrix_list(m: np.ndarray, ndigits: int = 6) -> list[list[float]]:
 
 
 def compare_faces(
-    origin: Sequence[Face], target: Sequence[Face], metric: Metric, threshold: Threshold
+    origin: Sequence[Face],
+    target: Sequence[Face],
+    metric: Metric,
+    threshold: Threshold,
+    pair_thresholds: PairThresholds | None = None,
 ) -> tuple[FloatArray, FloatArray, np.ndarray]:
-    """(similarity N x M, distance N x M, matches N x M bool) for embedded faces."""
+    """(similarity N x M, distance N x M, matches N x M bool) for embedded faces; each pair
+    against its own threshold when ``pair_thresholds`` is given, else ``threshold``."""
     if not origin or not target:
         empty = np.zeros((len(origin), len(target)), np.float32)
         return empty, empty.copy(), empty.astype(bool)
     dist = face_distances(origin, target, metric)
     sim = face_similarities(origin, target)
-    return sim, dist, dist <= np.float32(threshold.value)
+    limit = np.float32(threshold.value) if pair_thresholds is None else pair_thresholds.values
+    return sim, dist, dist <= limit
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class VerifyResult:
     notes: tuple[str, ...] = ()
     #: with the cascade, the stage that decided each pair (1: no flip, 2: flip); else None
     stages: np.ndarray | None = None
+    #: each pair's threshold and pose bin (None: every pair was judged against ``threshold``)
+    pair_thresholds: PairThresholds | None = None
 
     @classmethod
     def failed(
@@ -169,6 +180,14 @@ class VerifyResult:
         )
         if self.stages is not None:
             out["stages"] = [[int(v) for v in row] for row in self.stages]
+        pt = self.pair_thresholds
+        if pt is not None and pt.values.shape == self.distances.shape:
+            out["pair_thresholds"] = _matrix_list(pt.values)
+            out["pose_bins"] = [[None if v < 0 else int(v) for v in row] for row in pt.bins]
+            if self.distances.size:
+                # the pair deciding the verdict: the farthest below (or nearest above) its own threshold
+                i, j = np.unravel_index(int(np.argmin(self.distances - pt.values)), self.distances.shape)
+                out["decisive_pair"] = {"pair": [int(i), int(j)], **pt.describe(int(i), int(j))}
         return out
 
 
