@@ -42,6 +42,7 @@ from faceproof.authenticity import copies as C  # noqa: E402
 from faceproof.authenticity.attacks import ATTACKS, apply_attack  # noqa: E402
 
 OUT = Path("/tmp/faceproof-bench-copies")
+LITE = False
 
 
 def coarse(sel, crop, mask, sig=(1.6, 6.0)):
@@ -82,7 +83,12 @@ def measures(sd, pd):
             out["raw" + k] = nz(C._raw_correlation(s, band, mask))
             out["coarse" + k] = nz(coarse(s, crop, mask))
             out["low" + k] = nz(lowres(s, crop, mask))
+            g = C._mirror_geometry(pd.geometry) if o else pd.geometry
+            out["geom" + k] = round(float(np.abs(sd.geometry - g).max()), 4)
             default = C.ECC_ITERATIONS
+            if LITE:  # only the adopted iterations (bench/copy_variants.py measure-lite)
+                out["r64i12" + k] = nz(C._registered_correlation(s, crop, mask)[0])
+                continue
             C.ECC_ITERATIONS = 30
             out["r64" + k] = nz(C._registered_correlation(s, crop, mask)[0])
             for it in (8, 12, 18):
@@ -93,7 +99,6 @@ def measures(sd, pd):
 
 
 def measure(split: str) -> None:
-    split = sys.argv[1]
     fp = FaceProof()
     cache = B.FaceCache(fp)
     rows = []
@@ -158,7 +163,7 @@ def measure(split: str) -> None:
                 }
             )
     cache.save()
-    (OUT / f"variants-{split}.json").write_text(json.dumps(rows))
+    (OUT / f"variants-{split}{'-lite' if LITE else ''}.json").write_text(json.dumps(rows))
     print(len(rows))
 
 
@@ -257,7 +262,8 @@ def report(files: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "measure":
+    if sys.argv[1] in ("measure", "measure-lite"):
+        LITE = sys.argv[1] == "measure-lite"
         measure(sys.argv[2])
     else:
         report(sys.argv[2:])
