@@ -124,13 +124,14 @@ def test_registration_gate_table() -> None:
     from faceproof.authenticity.copies import _worth_registering
 
     thr = CopyThresholds()
-    assert not _worth_registering(thr, 0.90, lambda: 0.29)  # first look below min_prefilter
-    assert _worth_registering(thr, 0.00, lambda: 0.45)  # a sure first look
-    assert not _worth_registering(thr, 0.24, lambda: 0.41)  # unsure, and the raw correlation low
-    assert _worth_registering(thr, 0.25, lambda: 0.31)  # unsure, the raw correlation agrees
-    assert _worth_registering(thr, 0.00, lambda: 0.31) is False
-    assert _worth_registering(CopyThresholds(sure_prefilter=-1.0), 0.0, lambda: 0.31)  # the first look alone
-    assert _worth_registering(CopyThresholds.previous(), -0.5, lambda: -0.5)  # no first look: every one
+    assert not _worth_registering(thr, 0.90, lambda: 0.29, False)  # first look below min_prefilter
+    assert not _worth_registering(thr, 0.90, lambda: 0.29, True)
+    assert _worth_registering(thr, 0.00, lambda: 0.45, False)  # a sure first look
+    assert not _worth_registering(thr, 0.24, lambda: 0.41, False)  # unsure, and the raw correlation low
+    assert _worth_registering(thr, 0.24, lambda: 0.41, True)  # mirrored: the first look alone
+    assert _worth_registering(thr, 0.25, lambda: 0.31, False)  # unsure, the raw correlation agrees
+    assert _worth_registering(CopyThresholds(sure_prefilter=-1.0), 0.0, lambda: 0.31, False)  # the first look alone
+    assert _worth_registering(CopyThresholds.previous(), -0.5, lambda: -0.5, False)  # no first look: every one
 
 
 def test_face_crop_is_cut_on_demand(fp, photos: Path) -> None:
