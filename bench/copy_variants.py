@@ -266,8 +266,8 @@ def report(files: list[str]) -> None:
 def report_gate(files: list[str]) -> None:
     """The registration gate on measure-lite rows (12 iterations, the adopted face-crop
     rule): register an orientation when its first look reaches 0.30 and, below
-    ``sure``, its unregistered correlation reaches ``raw`` (the straight orientation
-    only, as adopted, or both). Copies caught, genuine pairs flagged and ECC
+    ``sure``, its unregistered correlation reaches ``raw`` (the straight orientation of
+    the context crop only, as adopted, or every comparison: ``both``). Copies caught, genuine pairs flagged and ECC
     registrations per genuine / copy pair (face-crop ones included)."""
     groups = [load(f) for f in files]
 
@@ -279,7 +279,8 @@ def report_gate(files: list[str]) -> None:
             if raw is None:
                 continue
             c, look = raw, v(r[f"low{lv}{o}"])
-            unsure_ok = (o == 1 and not both) or look >= sure or raw >= rawbar
+            gated = both or (o == 0 and lv == "c")  # adopted: the straight context comparison only
+            unsure_ok = not gated or look >= sure or raw >= rawbar
             if r[f"low{lv}{o}"] is not None and look >= 0.30 and unsure_ok:
                 n += 1
                 c = max(c, v(r[f"r64i12{lv}{o}"]))
@@ -308,7 +309,7 @@ def report_gate(files: list[str]) -> None:
                 regs[k[0]][1] += len(rs)
         cells = "  ".join(f"{a}/{b}:{x}/{n}" for (a, b), (x, n) in sorted(out.items()))
         per = " ".join(f"{a}:{x / n:.2f}" for a, (x, n) in sorted(regs.items()))
-        name = "first look alone" if sure < 0 else f"sure {sure}, raw {rawbar}{' (both orientations)' if both else ''}"
+        name = "first look alone" if sure < 0 else f"sure {sure}, raw {rawbar}{' (every comparison)' if both else ''}"
         print(f"  {name}: {cells}  registrations per pair {per}")
 
 

@@ -120,18 +120,20 @@ def test_unsure_first_look_needs_the_unregistered_correlation_too(fp, photos: Pa
 
 
 def test_registration_gate_table() -> None:
-    """Which orientations are registered (logic only: the first look's value is given)."""
+    """Which comparisons are registered (logic only: the first look's value is given;
+    ``gated``: the straight orientation of the context crop)."""
     from faceproof.authenticity.copies import _worth_registering
 
     thr = CopyThresholds()
-    assert not _worth_registering(thr, 0.90, lambda: 0.29, False)  # first look below min_prefilter
-    assert not _worth_registering(thr, 0.90, lambda: 0.29, True)
-    assert _worth_registering(thr, 0.00, lambda: 0.45, False)  # a sure first look
-    assert not _worth_registering(thr, 0.24, lambda: 0.41, False)  # unsure, and the raw correlation low
-    assert _worth_registering(thr, 0.24, lambda: 0.41, True)  # mirrored: the first look alone
-    assert _worth_registering(thr, 0.25, lambda: 0.31, False)  # unsure, the raw correlation agrees
-    assert _worth_registering(CopyThresholds(sure_prefilter=-1.0), 0.0, lambda: 0.31, False)  # the first look alone
-    assert _worth_registering(CopyThresholds.previous(), -0.5, lambda: -0.5, False)  # no first look: every one
+    gate = _worth_registering
+    assert not gate(thr, 0.90, lambda: 0.29, gated=True)  # first look below min_prefilter
+    assert not gate(thr, 0.90, lambda: 0.29, gated=False)
+    assert gate(thr, 0.00, lambda: 0.45, gated=True)  # a sure first look
+    assert not gate(thr, 0.24, lambda: 0.41, gated=True)  # unsure, and the raw correlation low
+    assert gate(thr, 0.24, lambda: 0.41, gated=False)  # mirrored or face-only: the first look alone
+    assert gate(thr, 0.25, lambda: 0.31, gated=True)  # unsure, the raw correlation agrees
+    assert gate(CopyThresholds(sure_prefilter=-1.0), 0.0, lambda: 0.31, gated=True)  # the first look alone
+    assert gate(CopyThresholds.previous(), -0.5, lambda: -0.5, gated=True)  # no first look: every one
 
 
 def test_face_crop_is_cut_on_demand(fp, photos: Path) -> None:

@@ -103,9 +103,9 @@ class CopyThresholds:
     ``min_raw_correlation`` (default -1: no bar; on the tuning split a raw bar of 0.2
     lost 0.7 points of copies: small faces' landmarks jitter too much for it). A first
     look below ``sure_prefilter`` is not enough on its own for the straight
-    orientation: it is then registered only when its unregistered correlation reaches
-    ``min_unsure_raw`` (on the tuning split: 15 % fewer genuine registrations for 1 of
-    5,000 copies; a high-resolution frontal portrait of the same person, e.g. the
+    orientation of the context crop: it is then registered only when its unregistered
+    correlation reaches ``min_unsure_raw`` (on the tuning split: 15 % fewer genuine
+    registrations, no copy lost; a high-resolution frontal portrait of the same person, e.g. the
     licensed obama1/obama3, sits in that band; ``sure_prefilter=-1`` is the first look
     alone, as before).
     ``CopyThresholds.previous()`` is the rule before the face-crop condition and the
@@ -358,18 +358,20 @@ def _registered_correlation(selfie: AlignedCrop, crop: F32, mask: NDArray[np.uin
     return _ncc(selfie.band, b, both), float(both.mean())
 
 
-def _worth_registering(thr: CopyThresholds, raw: float, first_look: Callable[[], float], mirrored: bool) -> bool:
+def _worth_registering(thr: CopyThresholds, raw: float, first_look: Callable[[], float], gated: bool) -> bool:
     """Should an orientation be registered? Its first look must reach ``min_prefilter``
-    and, below ``sure_prefilter``, its unregistered correlation ``min_unsure_raw`` —
-    straight only: the detector places a mirrored photo's landmarks differently, so a
-    mirrored copy's unregistered correlation is no evidence (measured: the condition on
-    both orientations lost mirrored copies, docs/authenticity.md)."""
+    and, for a ``gated`` comparison (the straight orientation of the context crop) below
+    ``sure_prefilter``, its unregistered correlation ``min_unsure_raw``. Not gated: the
+    mirrored orientation (the detector places a mirrored photo's landmarks differently,
+    so a mirrored copy's unregistered correlation is no evidence) and the face-only crop
+    of tightly cropped photos (twice the zoom, twice the jitter): measured, both lost
+    copies under the gate (docs/authenticity.md)."""
     if thr.min_prefilter <= -1.0:
         return True
     look = first_look()
     if look < thr.min_prefilter:
         return False
-    return mirrored or look >= thr.sure_prefilter or raw >= thr.min_unsure_raw
+    return not gated or look >= thr.sure_prefilter or raw >= thr.min_unsure_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +436,10 @@ def compare_descriptors(
                 continue
             corr, overlap = raw, float(np.bitwise_and(sel.mask, mask).mean())
             if raw >= thr.min_raw_correlation and _worth_registering(
-                thr, raw, partial(_prefilter, sel, pro.small_mirrored if mirrored else pro.small, both), mirrored
+                thr,
+                raw,
+                partial(_prefilter, sel, pro.small_mirrored if mirrored else pro.small, both),
+                gated=level == "context" and not mirrored,
             ):
                 reg, reg_overlap = _registered_correlation(sel, pro.mirrored if mirrored else pro.crop, mask)
                 registrations += 1
