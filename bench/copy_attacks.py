@@ -4,6 +4,7 @@
     flock -s /tmp/faceproof-cpu.lock python bench/copy_attacks.py --split test
     flock -s /tmp/faceproof-cpu.lock python bench/copy_attacks.py --split fresh
     ... --previous   # the rule before the face-crop condition and the first look
+    ... --first-look-only   # the first look alone decides the registration (before the raw condition)
 
 Copies: every source photo is attacked with every transformation of
 ``faceproof.authenticity.attacks`` (parameters drawn from a seed per photo and attack),
@@ -379,6 +380,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=["tune", "test", "fresh"], default="tune")
     ap.add_argument("--previous", action="store_true", help="measure the rule before the face-crop condition")
+    ap.add_argument(
+        "--first-look-only",
+        action="store_true",
+        help="the registration rule before the unregistered-correlation condition (sure_prefilter=-1)",
+    )
     ap.add_argument("--seeds", type=int, default=1, help="parameter draws per photo and attack")
     ap.add_argument("--from-json", type=Path, default=None, help="report rows saved by --json (no measuring)")
     ap.add_argument("--min-correlation", type=float, default=None, help="report with another threshold")
@@ -400,6 +406,7 @@ def main() -> None:
                     ("min_correlation", args.min_correlation),
                     ("min_raw_correlation", args.min_raw),
                     ("min_face_correlation", args.min_face),
+                    ("sure_prefilter", -1.0 if args.first_look_only else None),
                 )
                 if v is not None
             },

@@ -4,6 +4,8 @@ look, the ECC iterations and the face-crop rule; tune split only).
     flock -s /tmp/faceproof-cpu.lock python bench/copy_variants.py measure tune
     flock -s /tmp/faceproof-cpu.lock python bench/copy_variants.py measure extra-tune   # unlisted pairs
     python bench/copy_variants.py report /tmp/faceproof-bench-copies/variants-{tune,extra-tune}.json
+    flock -s /tmp/faceproof-cpu.lock python bench/copy_variants.py measure-lite tune    # and extra-tune
+    python bench/copy_variants.py report-gate /tmp/faceproof-bench-copies/variants-{tune,extra-tune}-lite.json
 
 (rows written to /tmp/faceproof-bench-copies/variants-SPLIT.json; ``extra-tune``: every
 same-person pair of LFW dev-train people that no pair list names.)
@@ -42,6 +44,7 @@ from faceproof.authenticity import copies as C  # noqa: E402
 from faceproof.authenticity.attacks import ATTACKS, apply_attack  # noqa: E402
 
 OUT = Path("/tmp/faceproof-bench-copies")
+LITE = False
 
 
 def coarse(sel, crop, mask, sig=(1.6, 6.0)):
@@ -82,7 +85,12 @@ def measures(sd, pd):
             out["raw" + k] = nz(C._raw_correlation(s, band, mask))
             out["coarse" + k] = nz(coarse(s, crop, mask))
             out["low" + k] = nz(lowres(s, crop, mask))
+            g = C._mirror_geometry(pd.geometry) if o else pd.geometry
+            out["geom" + k] = round(float(np.abs(sd.geometry - g).max()), 4)
             default = C.ECC_ITERATIONS
+            if LITE:  # only the adopted iterations (bench/copy_variants.py measure-lite)
+                out["r64i12" + k] = nz(C._registered_correlation(s, crop, mask)[0])
+                continue
             C.ECC_ITERATIONS = 30
             out["r64" + k] = nz(C._registered_correlation(s, crop, mask)[0])
             for it in (8, 12, 18):
@@ -93,7 +101,6 @@ def measures(sd, pd):
 
 
 def measure(split: str) -> None:
-    split = sys.argv[1]
     fp = FaceProof()
     cache = B.FaceCache(fp)
     rows = []
@@ -158,7 +165,7 @@ def measure(split: str) -> None:
                 }
             )
     cache.save()
-    (OUT / f"variants-{split}.json").write_text(json.dumps(rows))
+    (OUT / f"variants-{split}{'-lite' if LITE else ''}.json").write_text(json.dumps(rows))
     print(len(rows))
 
 
@@ -256,8 +263,61 @@ def report(files: list[str]) -> None:
         print(f"  {reg}:", " | ".join(score(G, reg=reg, pre=("low",), bar=0.3, **base) for G in groups))
 
 
+def report_gate(files: list[str]) -> None:
+    """The registration gate on measure-lite rows (12 iterations, the adopted face-crop
+    rule): register an orientation when its first look reaches 0.30 and, below
+    ``sure``, its unregistered correlation reaches ``raw`` (the straight orientation of
+    the context crop only, as adopted, or every comparison: ``both``). Copies caught, genuine pairs flagged and ECC
+    registrations per genuine / copy pair (face-crop ones included)."""
+    groups = [load(f) for f in files]
+
+    def decide(r, sure, rawbar, both):
+        lv = "c" if (r["rawc0"] is not None or r["rawc1"] is not None) else "f"
+        best, n = None, 0
+        for o in (0, 1):
+            raw = r[f"raw{lv}{o}"]
+            if raw is None:
+                continue
+            c, look = raw, v(r[f"low{lv}{o}"])
+            gated = both or (o == 0 and lv == "c")  # adopted: the straight context comparison only
+            unsure_ok = not gated or look >= sure or raw >= rawbar
+            if r[f"low{lv}{o}"] is not None and look >= 0.30 and unsure_ok:
+                n += 1
+                c = max(c, v(r[f"r64i12{lv}{o}"]))
+            if best is None or c > best[0]:
+                best = (c, o)
+        if best is None:
+            return False, n
+        c, o = best
+        if lv == "f":
+            return c >= 0.8, n
+        if c < 0.5:
+            return False, n
+        f = max(v(r[f"rawf{o}"]), v(r[f"r64i12f{o}"]))
+        return (c >= 0.8 and f >= 0.8) or f >= 0.9, n + 1
+
+    grid = [(a, b, False) for a in (0.4, 0.45, 0.5, 0.55) for b in (0.15, 0.2, 0.25, 0.3)]
+    for sure, rawbar, both in [(-1, -1, False), (0.45, 0.25, True), *grid]:
+        out = collections.defaultdict(lambda: [0, 0])
+        regs = collections.defaultdict(lambda: [0, 0])
+        for G in groups:
+            for k, rs in G.items():
+                res = [decide(r, sure, rawbar, both) for r in rs]
+                out[(k[0], k[1])][0] += any(x for x, _ in res)
+                out[(k[0], k[1])][1] += 1
+                regs[k[0]][0] += sum(n for _, n in res)
+                regs[k[0]][1] += len(rs)
+        cells = "  ".join(f"{a}/{b}:{x}/{n}" for (a, b), (x, n) in sorted(out.items()))
+        per = " ".join(f"{a}:{x / n:.2f}" for a, (x, n) in sorted(regs.items()))
+        name = "first look alone" if sure < 0 else f"sure {sure}, raw {rawbar}{' (every comparison)' if both else ''}"
+        print(f"  {name}: {cells}  registrations per pair {per}")
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "measure":
+    if sys.argv[1] in ("measure", "measure-lite"):
+        LITE = sys.argv[1] == "measure-lite"
         measure(sys.argv[2])
+    elif sys.argv[1] == "report-gate":
+        report_gate(sys.argv[2:])
     else:
         report(sys.argv[2:])

@@ -94,6 +94,48 @@ def test_first_look_skips_registration_for_different_photos(fp, photos: Path) ->
     assert caught.copied and caught.best is not None and caught.best.registrations >= 1
 
 
+def test_unsure_first_look_needs_the_unregistered_correlation_too(fp, photos: Path) -> None:
+    """obama1 against obama3 (licensed, one man, frontal, well lit): the first look
+    (0.41) is above min_prefilter but below sure_prefilter and the unregistered
+    correlation (0.23) below min_unsure_raw: not registered, no face-crop path (the
+    first-look-only rule registered it, reached a context correlation of 0.57 and cut
+    and registered the face crops too). Not a copy either way."""
+    thr = CopyThresholds()
+    selfie = fp.load_image(photos / "pytopenface/obama1.jpg")
+    sface = _main(fp.detect(selfie))
+    other = fp.load_image(photos / "pytopenface/obama3.jpg")
+    ofaces = [_main(fp.detect(other))]
+    now = find_copy(selfie, [sface], [(other, ofaces)])
+    assert now.best is not None and not now.copied
+    assert now.best.registrations == 0
+    assert now.best.raw_correlation < thr.min_unsure_raw
+    assert math.isnan(now.best.face_correlation)  # the face crops were never cut
+    before = find_copy(selfie, [sface], [(other, ofaces)], thresholds=CopyThresholds(sure_prefilter=-1.0))
+    assert before.best is not None and not before.copied
+    assert before.best.registrations >= 1
+    # the copy of that photo is still registered and caught (its first look is high)
+    copy = apply_attack("mirror_half_q60", other, seed=3, face=ofaces[0].bbox)
+    caught = find_copy(copy, [_main(fp.detect(copy))], [(other, ofaces)])
+    assert caught.copied and caught.best is not None and caught.best.registrations >= 1
+
+
+def test_registration_gate_table() -> None:
+    """Which comparisons are registered (logic only: the first look's value is given;
+    ``gated``: the straight orientation of the context crop)."""
+    from faceproof.authenticity.copies import _worth_registering
+
+    thr = CopyThresholds()
+    gate = _worth_registering
+    assert not gate(thr, 0.90, lambda: 0.29, gated=True)  # first look below min_prefilter
+    assert not gate(thr, 0.90, lambda: 0.29, gated=False)
+    assert gate(thr, 0.00, lambda: 0.45, gated=True)  # a sure first look
+    assert not gate(thr, 0.24, lambda: 0.41, gated=True)  # unsure, and the raw correlation low
+    assert gate(thr, 0.24, lambda: 0.41, gated=False)  # mirrored or face-only: the first look alone
+    assert gate(thr, 0.25, lambda: 0.31, gated=True)  # unsure, the raw correlation agrees
+    assert gate(CopyThresholds(sure_prefilter=-1.0), 0.0, lambda: 0.31, gated=True)  # the first look alone
+    assert gate(CopyThresholds.previous(), -0.5, lambda: -0.5, gated=True)  # no first look: every one
+
+
 def test_face_crop_is_cut_on_demand(fp, photos: Path) -> None:
     image = fp.load_image(photos / "pytopenface/obama1.jpg")
     face = _main(fp.detect(image))
