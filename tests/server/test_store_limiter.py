@@ -88,3 +88,38 @@ def test_a_store_that_cannot_be_opened_falls_back_to_one_replica_limits(tmp_path
     assert "missing-folder" not in caplog.text  # the store's location is not logged here
     with pytest.raises(StorageUnavailable):
         open_store(f"sqlite:///{tmp_path / 'missing-folder' / 's.db'}")
+
+
+def test_a_row_lock_held_on_postgresql_costs_the_timeout_then_the_fallback(pg_server):
+    """A stuck session holding the key's row (or a hung server) must not stall requests:
+    the decision gives up after ``statement_timeout_ms`` and the replica limits alone."""
+    import time
+
+    url = pg_server.fresh_url()
+    limiter = StoreRateLimiter(url, 60, 5, statement_timeout_ms=300, retry_store_after=60)
+    assert _passes(limiter, "key:stuck", 100.0) and limiter.fallbacks == 0  # the row exists now
+    holder = open_store(url)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        def step(tx) -> None:
+            tx.execute("SELECT tat FROM faceproof_rate_limits WHERE key = ? FOR UPDATE", ("key:stuck",))
+            locked.set()
+            release.wait(30)
+
+        holder.run(step)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        start = time.monotonic()
+        assert _passes(limiter, "key:stuck", 101.0)  # decided by the in-memory fallback
+        waited = time.monotonic() - start
+        assert limiter.fallbacks == 1
+        assert 0.25 <= waited < 10, waited  # it did wait for the lock, then gave up
+    finally:
+        release.set()
+        thread.join(30)
+        holder.close()
+        limiter.close()

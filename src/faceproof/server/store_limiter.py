@@ -16,7 +16,10 @@ the host's on SQLite (one node). A key's row is dead once its bucket is full aga
 purged from time to time. When the store cannot be used the limiter falls back to an
 in-memory bucket per replica (logged; the store is tried again after
 ``retry_store_after`` seconds): a database outage neither opens the limit entirely nor
-takes the whole service down.
+takes the whole service down. On PostgreSQL each decision has a time limit
+(``statement_timeout_ms``, also its lock wait): a database that hangs, or a row lock held
+by a stuck session, costs a request that long and then the fallback, never a stalled
+service.
 """
 
 from __future__ import annotations
@@ -68,8 +71,12 @@ class StoreRateLimiter:
         *,
         retry_store_after: float = 5.0,
         purge_every: float = 60.0,
+        statement_timeout_ms: int = 2000,
     ) -> None:
+        if statement_timeout_ms < 1:
+            raise ValueError("statement_timeout_ms must be at least 1")
         self.rate = per_minute / 60.0
+        self.statement_timeout_ms = int(statement_timeout_ms)
         self.burst = float(max(1, burst))
         self.retry_store_after = retry_store_after
         self.purge_every = purge_every
@@ -132,6 +139,10 @@ class StoreRateLimiter:
 
     def _spend(self, tx: Tx, key: str, now: float | None) -> int | None:
         """None when the request passes, else the seconds to wait (at least 1)."""
+        if tx.dialect == "postgresql":  # for this transaction only (SET LOCAL); QueryCanceled -> fallback
+            ms = self.statement_timeout_ms
+            tx.execute(f"SET LOCAL statement_timeout = {ms}")
+            tx.execute(f"SET LOCAL lock_timeout = {ms}")
         t = now if now is not None else self._clock(tx)
         interval, tolerance = self.interval, (self.burst - 1.0) * self.interval
         row = tx.one(_TAKE, (key, t + interval, t, tolerance, t, interval, t + interval, t, tolerance))
