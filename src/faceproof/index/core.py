@@ -743,18 +743,16 @@ class MemberIndex:
         members, member_pos, statuses = g.members, g.member_pos, list(g.statuses)
         names, status_code = g.status_names, g.status_code
         if changed:
-            added: list[str] = []
             for mid, status in changed:
                 if mid not in member_pos:
                     member_pos[mid] = len(members)
                     members.append(mid)
                     statuses.append(status)
-                    added.append(status)
                 else:
                     statuses[member_pos[mid]] = status
-            status_code = np.concatenate([status_code, _status_codes(added, names)])
-            for mid, status in changed:
-                status_code[member_pos[mid]] = names.setdefault(status, len(names))
+            # a new array (the cached gallery's stays as it is), then every changed member's code
+            status_code = np.concatenate([status_code, np.full(len(members) - status_code.size, -1, np.int32)])
+            status_code[[member_pos[mid] for mid, _ in changed]] = _status_codes([s for _, s in changed], names)
         buffer, n, k = g.buffer, g.n, len(new)
         ids, member_of, photo_ids = g.ids, g.member_of, g.photo_ids
         if k:
