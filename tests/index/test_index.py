@@ -1,5 +1,5 @@
-"""The member face index: the same tests on SQLite (exact numpy search) and on a real
-PostgreSQL with pgvector (HNSW)."""
+"""The member face index: the same tests on SQLite and on a real PostgreSQL with pgvector,
+searched exactly (both) and through pgvector's HNSW index (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from faceproof.errors import FaceProofError, InvalidArgument
 from faceproof.index import MemberIndex, ModelId, ModelMismatch, UnknownMember
+from faceproof.index.coarse import CoarseScorer
 from faceproof.index.errors import CalibrationUnavailable
 from faceproof.storage import open_store
 
@@ -30,9 +31,20 @@ def near(v: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
     return (x / np.linalg.norm(x)).astype(np.float32)
 
 
-@pytest.fixture
-def index(store_url: str) -> MemberIndex:
-    ix = MemberIndex(store_url, model=MODEL, actor="test-suite")
+#: every backend with every search it offers
+SEARCHES = [("sqlite", "exact"), ("postgresql", "exact"), ("postgresql", "hnsw")]
+
+
+def _url(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_server").fresh_url()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=SEARCHES, ids=lambda p: "-".join(p))
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> MemberIndex:
+    backend, search = request.param
+    ix = MemberIndex(_url(request, tmp_path, backend), model=MODEL, actor="test-suite", search=search)
     yield ix
     ix.close()
 
@@ -222,9 +234,12 @@ def test_audit_log_has_no_biometric_data(index: MemberIndex) -> None:
     assert all(not isinstance(x, list | float) or len(str(x)) < 40 for e in log for x in e["detail"].values())
 
 
-def test_hnsw_agrees_with_exact_search(store_url: str) -> None:
+@pytest.mark.parametrize(("backend", "search"), SEARCHES)
+def test_hnsw_agrees_with_exact_search(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, search: str
+) -> None:
     gallery = unit(3000, 12)
-    with MemberIndex(store_url, model=MODEL, ef_search=100) as ix:
+    with MemberIndex(_url(request, tmp_path, backend), model=MODEL, ef_search=100, search=search) as ix:
         ix.bulk_load([f"m{i}" for i in range(3000)], ["p"] * 3000, gallery, rebuild_ann=True)
         probes = unit(20, 13)
         hit = 0
@@ -232,7 +247,7 @@ def test_hnsw_agrees_with_exact_search(store_url: str) -> None:
             got = [c.member_id for c in ix.search(q, k=10, threshold=-1.0).candidates]
             want = [f"m{i}" for i in np.argsort(-(gallery @ q))[:10]]
             hit += len(set(got) & set(want))
-        assert hit / 200 >= 0.95  # exact on SQLite; HNSW recall@10 on PostgreSQL
+        assert hit / 200 >= (1.0 if search == "exact" else 0.95)  # HNSW: recall@10
 
 
 def test_sqlite_remove_erases_the_bytes(tmp_path: Path) -> None:
@@ -347,15 +362,17 @@ def test_sqlite_cache_catches_up_instead_of_reloading(tmp_path: Path, monkeypatc
     reader.close()
 
 
-def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_url: str) -> None:
+@pytest.mark.parametrize("coarse_rows", [0, 16], ids=["float32", "coarse-8bit"])
+def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_url: str, coarse_rows: int) -> None:
     """Every way of narrowing a search (threshold, statuses, excluded members), also after
-    the cache caught up with status changes and new members, against numpy by hand."""
+    the cache caught up with status changes and new members, against numpy by hand; with
+    the plain float32 pass and with the 8-bit coarse pass (segments of 16 rows here)."""
     rng = np.random.default_rng(30)
     people = unit(60, 31)
     owner: list[str] = []
     vecs: list[np.ndarray] = []
     status: dict[str, str] = {}
-    with MemberIndex(store_url, model=MODEL, ef_search=400) as ix:
+    with MemberIndex(store_url, model=MODEL, coarse_rows=coarse_rows) as ix:
 
         def enrol(i: int, label: str) -> None:
             n = int(rng.integers(1, 4))
@@ -400,6 +417,8 @@ def test_filtered_and_thresholded_searches_match_a_brute_force_reference(store_u
             enrol(i, "suspended" if i % 3 == 0 else "active")
         for i in (0, 5, 14, 42, 45):
             check(near(people[i], 177 + i, noise=0.5))
+        if coarse_rows:  # the coarse pass ran (it switches itself off if its bound fails)
+            assert ix._coarse is not None and ix._coarse.disabled is None and len(ix._coarse._segments) >= 5
 
 
 def test_postgres_hnsw_index_has_the_shipped_build_settings(pg_server: object) -> None:
@@ -420,11 +439,102 @@ def test_postgres_hnsw_index_has_the_shipped_build_settings(pg_server: object) -
             )
         )
 
-    with MemberIndex(url, model=MODEL) as ix:
+    with MemberIndex(url, model=MODEL, search="hnsw") as ix:
         ix.enroll("m1", unit(1, 40), ["p"])
         assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
         ix.bulk_load(["m2", "m3"], ["p", "p"], unit(2, 41), rebuild_ann=True)
         assert "m='32'" in definition(ix) and "ef_construction='200'" in definition(ix)
-    with MemberIndex(pg_server.fresh_url(), model=MODEL, hnsw_m=12, hnsw_ef_construction=48) as ix:  # type: ignore[attr-defined]
+    with MemberIndex(pg_server.fresh_url(), model=MODEL, search="hnsw", hnsw_m=12, hnsw_ef_construction=48) as ix:  # type: ignore[attr-defined]
         ix.enroll("m1", unit(1, 42), ["p"])
         assert "m='12'" in definition(ix) and "ef_construction='48'" in definition(ix)
+    with MemberIndex(pg_server.fresh_url(), model=MODEL) as ix:  # type: ignore[attr-defined]
+        ix.enroll("m1", unit(1, 43), ["p"])  # exact search: no graph to maintain on every insert
+        assert definition(ix) == "None"
+
+
+def test_coarse_scores_stay_within_their_bound() -> None:
+    """The 8-bit kernel's error never exceeds the bound the search relies on, for face-like
+    and for lopsided vectors (a few large components: the coarsest steps), and the bound is
+    tight enough to be of use."""
+    rng = np.random.default_rng(50)
+    spiky = rng.normal(size=(1500, D)) * np.where(rng.random((1500, D)) < 0.05, 8.0, 1.0)
+    gallery = np.concatenate([unit(2500, 51), (spiky / np.linalg.norm(spiky, axis=1, keepdims=True))])
+    gallery = gallery.astype(np.float32)
+    scorer = CoarseScorer(segment_rows=1000)
+    try:
+        for q in np.concatenate([unit(30, 52), gallery[::200]]):
+            coarse, eps = scorer.scores(1, gallery, q)
+            exact = gallery @ q
+            assert 0 < eps < 0.1
+            assert np.abs(coarse - exact).max() <= eps
+            assert np.array_equal(coarse[4000:], exact[4000:])  # past the last full segment: exact
+        assert scorer.disabled is None and len(scorer._segments) == 4
+    finally:
+        scorer.close()
+
+
+def test_coarse_pass_switches_itself_off_when_its_bound_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that errs beyond the bound (simulated: a bound of zero) is caught by the
+    self-check on the first segment; the search goes on with float32 and stays exact."""
+    monkeypatch.setattr(CoarseScorer, "_eps", staticmethod(lambda q, segments: 0.0))
+    v = unit(300, 53)
+    with MemberIndex(f"sqlite:///{tmp_path / 'c.db'}", model=MODEL, coarse_rows=64) as ix:
+        ix.bulk_load([f"m{i}" for i in range(300)], ["p"] * 300, v)
+        q = near(v[7], 54)
+        got = [c.member_id for c in ix.search(q, k=5, threshold=-1.0).candidates]
+        assert got == [f"m{i}" for i in np.argsort(-(v @ q))[:5]]
+        assert ix._coarse is not None and ix._coarse.disabled is not None and "bound" in ix._coarse.disabled
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_coarse_segments_follow_the_gallery(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
+    """New rows past the segments, removals inside them and a compaction (rows move: the
+    segments are built again) all leave the answer equal to brute force."""
+    v = unit(1200, 55)
+    url = _url(request, tmp_path, backend)
+    with MemberIndex(url, model=MODEL, coarse_rows=128) as ix, MemberIndex(url, model=MODEL) as writer:
+        writer.bulk_load([f"m{i}" for i in range(1000)], ["p"] * 1000, v[:1000])
+        alive = set(range(1000))
+
+        def check(seed: int) -> None:
+            idx = sorted(alive)
+            for j in range(5):
+                q = near(v[idx[(seed * 7 + j * 131) % len(idx)]], seed * 10 + j, noise=0.6)
+                got = [c.member_id for c in ix.search(q, k=10, threshold=-1.0).candidates]
+                assert got == [f"m{idx[i]}" for i in np.argsort(-(v[idx] @ q))[:10]]
+
+        check(1)
+        layout = ix._gallery.layout if ix._gallery else None
+        writer.bulk_load([f"m{i}" for i in range(1000, 1200)], ["p"] * 200, v[1000:])
+        alive |= set(range(1000, 1200))
+        check(2)
+        for i in range(0, 300, 7):
+            writer.remove(f"m{i}", compact=False)
+            alive.discard(i)
+        check(3)
+        assert ix._gallery is not None and ix._gallery.layout == layout  # appended and masked, not moved
+        for i in range(300, 700):
+            writer.remove(f"m{i}", compact=False)
+            alive.discard(i)
+        check(4)
+        assert ix._gallery is not None and ix._gallery.layout != layout and ix._gallery.dead == 0  # compacted
+        assert ix._coarse is not None and ix._coarse.disabled is None and ix._coarse._layout == ix._gallery.layout
+
+
+@pytest.mark.parametrize(
+    ("n", "take", "minus_inf", "ties"),
+    [(1000, 10, 0.0, False), (200_000, 44, 0.0, False), (200_000, 104, 0.5, False), (300_000, 500, 0.9, True)],
+)
+def test_largest_finds_the_same_rows_as_a_full_partition(n: int, take: int, minus_inf: float, ties: bool) -> None:
+    """The sampled cut-off of the top-k selection keeps exactly the largest values, also
+    with masked (-inf) rows and many equal values."""
+    from faceproof.index.core import _largest
+
+    rng = np.random.default_rng(n + take)
+    values = rng.normal(size=n).astype(np.float32)
+    if ties:
+        values = np.round(values, 1)
+    values[rng.random(n) < minus_inf] = -np.inf
+    got = _largest(values, take)
+    assert got.size == take and len(set(got.tolist())) == take
+    assert np.sort(values[got])[0] >= np.sort(values)[-take]  # nothing left out is larger

@@ -52,3 +52,36 @@ def test_another_photo_finds_the_enrolled_person(fp, photos: Path, tmp_path: Pat
         assert tops == {"obama", "biden"}
         # someone not enrolled: no candidate above the open-set threshold
         assert ix.search(_embedding(fp, photos / "bsplus/ringo.jpg"), k=3).candidates == ()
+
+
+def test_coarse_search_on_real_templates_is_exact(fp, lfw: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SFace templates of 40 LFW people (one photo each enrolled) searched with the 8-bit
+    coarse pass (segments of 16 rows): every answer equals brute force, every coarse score
+    is within its bound, and another photo of each person finds them first."""
+    from faceproof.index.coarse import CoarseScorer
+
+    people = sorted(p for p in (lfw / "images").iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:40]
+    model = ModelId.from_client(fp)
+
+    def main_face(path: Path) -> np.ndarray:  # LFW photos may show someone else too: the largest face
+        faces = fp.represent(str(path))
+        return np.asarray(max(faces, key=lambda f: f.bbox.area).embedding, dtype=np.float32)
+
+    enrolled = np.stack([main_face(sorted(p.glob("*.jpg"))[0]) for p in people])
+    probes = np.stack([main_face(sorted(p.glob("*.jpg"))[1]) for p in people])
+    with MemberIndex(f"sqlite:///{tmp_path / 'm.db'}", model=model, coarse_rows=16) as ix:
+        ix.bulk_load([p.name for p in people], ["p1"] * len(people), enrolled)
+        found = 0
+        for i, q in enumerate(probes):
+            got = [c.member_id for c in ix.search(q, k=5, include_below=True).candidates]
+            assert got == [people[j].name for j in np.argsort(-(enrolled @ q))[:5]]
+            found += got[0] == people[i].name
+        assert found >= 36  # rank-1 on LFW pairs is ~99 % for SFace; 40 people, a few hard photos
+        assert ix._coarse is not None and ix._coarse.disabled is None
+    scorer = CoarseScorer(segment_rows=16)
+    try:
+        for q in probes:
+            coarse, eps = scorer.scores(1, enrolled, q)
+            assert np.abs(coarse - enrolled @ q).max() <= eps < 0.05
+    finally:
+        scorer.close()

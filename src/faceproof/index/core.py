@@ -5,14 +5,16 @@ Results are *candidates for human review*, never a decision to ban anyone: each 
 its similarity, the photo it matched, a band and the expected false-positive
 identification rate (FPIR) of a threshold at its similarity for the current gallery size.
 
-Why this module is long (~790 lines): one class, :class:`MemberIndex`, whose every write
-and read is one transaction written once for two backends (SQLite with an exact numpy
-gallery kept in step with other processes' writes, PostgreSQL with pgvector HNSW); the
-result types and the gallery cache belong to it. Split it when a third backend arrives.
+Why this module is long (~1,000 lines): one class, :class:`MemberIndex`, whose every
+write and read is one transaction written once for two backends (SQLite or PostgreSQL,
+searched exactly through an in-memory gallery kept in step with every process's writes,
+or on PostgreSQL through pgvector's HNSW index); the result types and the gallery cache
+belong to it. Split it when a third backend arrives.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -29,6 +31,7 @@ import numpy as np
 from ..errors import InvalidArgument
 from ..storage import Store, Tx, open_store
 from .calibration import ImpostorDistribution, impostor_distribution
+from .coarse import SEGMENT_ROWS, CoarseScorer, rows_dot
 from .errors import CalibrationUnavailable, ModelMismatch, UnknownMember
 from .model import ModelId
 from .schema import INDEX_SCHEMA
@@ -38,6 +41,7 @@ __all__ = ["Candidate", "IndexStats", "MemberIndex", "OpenSetThreshold", "Search
 logger = logging.getLogger(__name__)
 
 Band = Literal["strong", "review", "below"]
+SearchMethod = Literal["exact", "hnsw"]
 _ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 _STATUS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NORM_TOLERANCE = 1e-3
@@ -49,6 +53,8 @@ TOMBSTONE_GENERATIONS = 10_000
 #: than pgvector's defaults (16, 64) to reach the true top 10; measured in docs/index.md.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
+#: a new number whenever the gallery cache's row positions change (a reload, a compaction)
+_LAYOUTS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class SearchResult:
     threshold: OpenSetThreshold
     model: ModelId
     backend: str
-    exact: bool  # False for approximate (HNSW) search
+    exact: bool  # False for approximate (pgvector HNSW) search
     elapsed_ms: float
 
     @property
@@ -109,15 +115,16 @@ class IndexStats:
 
 @dataclass
 class _Gallery:
-    """The SQLite backend's in-memory copy of the templates (exact search). Rows ``[:n]``
-    of ``buffer`` are in use; deleted rows stay until compaction, masked by ``alive``.
-    Never changed in place once published: a sync builds a new one (sharing the buffer's
-    used rows), so a search running on the old one is not disturbed."""
+    """The in-memory copy of the templates (exact search). Rows ``[:n]`` of ``buffer``
+    are in use; deleted rows stay until compaction, masked by ``alive``. Never changed in
+    place once published: a sync builds a new one (sharing the buffer's used rows), so a
+    search running on the old one is not disturbed."""
 
     generation: int
+    layout: int  # row positions: the same number as long as no row moved (coarse segments)
     buffer: np.ndarray  # (capacity, d) float32
     n: int
-    ids: np.ndarray  # (n,) int64 template ids, ascending (SQLite AUTOINCREMENT)
+    ids: np.ndarray  # (n,) int64 template ids, ascending (see _catch_up)
     alive: np.ndarray  # (n,) bool
     dead: int
     member_of: np.ndarray  # (n,) int32 index into members
@@ -176,6 +183,51 @@ def _as_embeddings(embeddings: Any, *, single: bool = False) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _largest(values: np.ndarray, take: int) -> np.ndarray:
+    """Positions of the ``take`` largest ``values`` (in no order). On a large array a
+    cut-off from a strided sample first keeps ~16 x ``take`` of them (one comparison pass,
+    cheaper than partitioning everything); the full partition when the cut-off kept too few."""
+    n = values.size
+    if n >= 131_072 and take * 256 <= n:
+        sample = values[:: n // 4096]
+        above = max(2, round(sample.size * 16 * take / n))  # sample values expected above the cut-off
+        cut = np.partition(sample, sample.size - above)[sample.size - above]
+        kept = np.flatnonzero(values >= cut)
+        if kept.size >= take:
+            return kept[np.argpartition(values[kept], kept.size - take)[kept.size - take :]]
+    return np.argpartition(values, n - take)[n - take :]
+
+
+def _fetch_templates(tx: Tx, dim: int, since: int | None = None) -> tuple[list[tuple[int, str, str]], np.ndarray]:
+    """(id, member_id, photo_id) of every template (or of those written after generation
+    ``since``) in id order, and their embeddings as one (n, dim) float32 matrix."""
+    if tx.dialect == "postgresql":
+        # binary COPY, the vector column read as its raw bytes: int16 dim, int16 unused,
+        # then big-endian float4s; parsed in one numpy step (no Python object per number)
+        where = "WHERE gen > %s " if since is not None else ""
+        sql = (
+            f"COPY (SELECT id, member_id, photo_id, embedding FROM fp_index_templates {where}ORDER BY id) "
+            "TO STDOUT WITH (FORMAT BINARY)"
+        )
+        meta: list[tuple[int, str, str]] = []
+        blobs: list[bytes] = []
+        with tx.raw.cursor() as cur, cur.copy(sql, (since,) if since is not None else None) as copy:
+            copy.set_types(["int8", "text", "text", "bytea"])
+            for tid, mid, pid, blob in copy.rows():
+                meta.append((int(tid), mid, pid))
+                blobs.append(blob)
+        raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), 4 + 4 * dim)
+        return meta, raw[:, 4:].copy().view(">f4").astype(np.float32)
+    if since is None:
+        rows = tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates ORDER BY id")
+    else:  # no ORDER BY: with it SQLite walks the whole table in id order instead of the gen index
+        rows = sorted(
+            tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates WHERE gen > ?", (since,))
+        )
+    matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+    return [(r[0], r[1], r[2]) for r in rows], matrix
+
+
 def _cutoff(older_than: float | timedelta | datetime, now: float) -> float:
     if isinstance(older_than, datetime):
         return older_than.timestamp()
@@ -194,7 +246,14 @@ class MemberIndex:
             pass its own); the index binds to the first model enrolled and refuses others.
         target_fpir: the FPIR the default open-set threshold is calibrated for.
         actor: who acts, for the audit log (each call may override).
-        hnsw_m, hnsw_ef_construction, ef_search: pgvector HNSW parameters (PostgreSQL).
+        search: ``"exact"`` (default, both backends): every template is compared, from an
+            in-memory copy of the gallery that each process keeps in step with the
+            database (changes by any process are seen by the next search);
+            ``"hnsw"`` (PostgreSQL only): pgvector's approximate HNSW index, for galleries
+            too large for each replica's memory (~0.65 GB per million 128-D templates).
+        coarse_rows: rows per 8-bit segment of the exact search (``coarse.SEGMENT_ROWS``);
+            0 turns the coarse pass off (plain float32 products).
+        hnsw_m, hnsw_ef_construction, ef_search: pgvector HNSW parameters (``search="hnsw"``).
     """
 
     def __init__(
@@ -204,12 +263,18 @@ class MemberIndex:
         model: ModelId | None = None,
         target_fpir: float = DEFAULT_TARGET_FPIR,
         actor: str | None = None,
+        search: SearchMethod = "exact",
+        coarse_rows: int = SEGMENT_ROWS,
         hnsw_m: int = HNSW_M,
         hnsw_ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef_search: int = 100,
     ) -> None:
         if not 0.0 < target_fpir < 1.0:
             raise InvalidArgument("target_fpir must be within (0, 1)")
+        if search not in ("exact", "hnsw"):
+            raise InvalidArgument("search must be 'exact' or 'hnsw'")
+        if not isinstance(coarse_rows, int) or (coarse_rows != 0 and coarse_rows < 16):
+            raise InvalidArgument("coarse_rows must be 0 (off) or at least 16")
         self._owns_store = not isinstance(store, Store)
         self.store: Store = store if isinstance(store, Store) else open_store(store)
         self.model = model
@@ -218,6 +283,12 @@ class MemberIndex:
         self.hnsw_m, self.hnsw_ef_construction, self.ef_search = int(hnsw_m), int(hnsw_ef_construction), int(ef_search)
         self._gallery: _Gallery | None = None
         self._gallery_lock = threading.Lock()
+        self._coarse = CoarseScorer(coarse_rows) if coarse_rows else None
+        if search == "hnsw" and self.store.dialect != "postgresql":
+            if self._owns_store:
+                self.store.close()
+            raise InvalidArgument("search='hnsw' needs the PostgreSQL backend (pgvector)")
+        self.search_method: SearchMethod = search
         self.store.ensure_schema(INDEX_SCHEMA)
         if self.store.dialect == "postgresql":
             self._register_vector()
@@ -239,6 +310,8 @@ class MemberIndex:
 
     def close(self) -> None:
         self._gallery = None
+        if self._coarse is not None:
+            self._coarse.close()
         if self._owns_store:
             self.store.close()
 
@@ -291,7 +364,8 @@ class MemberIndex:
             )
             if tx.dialect == "postgresql":
                 tx.execute(f"ALTER TABLE fp_index_templates ALTER COLUMN embedding TYPE vector({int(dim)})")
-                self._create_ann(tx)
+                if self.search_method == "hnsw":
+                    self._create_ann(tx)
             logger.info("member index bound to model %s (%d dims) on %s", model, dim, self.store.location)
             return generation + 1
         if bound != model:
@@ -310,10 +384,8 @@ class MemberIndex:
 
     @staticmethod
     def _tombstone(tx: Tx, gen: int, where: str, params: tuple[Any, ...]) -> None:
-        """Record the ids of the templates about to be deleted (SQLite: the search cache
+        """Record the ids of the templates about to be deleted (the exact search's cache
         drops them without a reload) and forget tombstones too old to matter."""
-        if tx.dialect != "sqlite":
-            return
         tx.execute(
             f"INSERT INTO fp_index_deleted (gen, template_id) SELECT ?, id FROM fp_index_templates WHERE {where}",
             (gen, *params),
@@ -611,7 +683,7 @@ class MemberIndex:
             raise InvalidArgument("target_fpir must be within (0, 1)")
 
         f = self.target_fpir if target_fpir is None else float(target_fpir)
-        if self.backend == "sqlite":
+        if self.search_method == "exact":
 
             def floor(gallery_size: int) -> float | None:
                 if include_below:
@@ -661,7 +733,7 @@ class MemberIndex:
             threshold=thr,
             model=m,
             backend=self.backend,
-            exact=self.backend == "sqlite",
+            exact=self.search_method == "exact",
             elapsed_ms=(time.perf_counter() - t0) * 1000,
         )
 
@@ -671,6 +743,8 @@ class MemberIndex:
         process) are applied; a cache older than the kept tombstones is reloaded."""
 
         def sync(tx: Tx) -> _Gallery | None:
+            if tx.dialect == "postgresql":  # one snapshot for the generation and the rows it names
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             bound, bound_dim, generation, _ = self._bound(tx)
             if bound is None:
                 return None
@@ -685,7 +759,7 @@ class MemberIndex:
                 return g
             if g is None or g.generation < generation - TOMBSTONE_GENERATIONS + 1 or g.buffer.shape[1] != dim:
                 return self._full_load(tx, generation, dim)
-            return self._catch_up(tx, g, generation)
+            return self._catch_up(tx, g, generation) or self._full_load(tx, generation, dim)
 
         with self._gallery_lock:
             g = self.store.run(sync, write=False)
@@ -697,12 +771,13 @@ class MemberIndex:
         t0 = time.perf_counter()
         members = tx.query("SELECT member_id, status FROM fp_index_members")
         pos = {mid: i for i, (mid, _) in enumerate(members)}
-        rows = tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates ORDER BY id")
+        rows, matrix = _fetch_templates(tx, dim)
         n = len(rows)
         buffer = np.empty((n + n // 8 + 1024, dim), np.float32)
-        buffer[:n] = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(n, dim)
+        buffer[:n] = matrix
         g = _Gallery(
             generation=generation,
+            layout=next(_LAYOUTS),
             buffer=buffer,
             n=n,
             ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
@@ -721,15 +796,16 @@ class MemberIndex:
         return g
 
     @staticmethod
-    def _catch_up(tx: Tx, g: _Gallery, generation: int) -> _Gallery:
+    def _catch_up(tx: Tx, g: _Gallery, generation: int) -> _Gallery | None:
+        """``g`` brought up to ``generation``, or None when only a reload can (new rows
+        whose ids do not follow the cached ones: rows written outside this class)."""
         dead_ids = np.array(
             [r[0] for r in tx.query("SELECT template_id FROM fp_index_deleted WHERE gen > ?", (g.generation,))],
             dtype=np.int64,
         )
-        # no ORDER BY: with it SQLite walks the whole table in id order instead of the gen index
-        new = sorted(
-            tx.query("SELECT id, member_id, photo_id, embedding FROM fp_index_templates WHERE gen > ?", (g.generation,))
-        )
+        new, new_matrix = _fetch_templates(tx, g.buffer.shape[1], since=g.generation)
+        if new and g.n and new[0][0] <= g.ids[g.n - 1]:
+            return None
         changed = tx.query("SELECT member_id, status FROM fp_index_members WHERE changed_gen > ?", (g.generation,))
         alive, dead = g.alive, g.dead
         if dead_ids.size:
@@ -760,7 +836,7 @@ class MemberIndex:
                 grown = np.empty((max(2 * buffer.shape[0], n + k), buffer.shape[1]), np.float32)
                 grown[:n] = buffer[:n]
                 buffer = grown
-            buffer[n : n + k] = np.frombuffer(b"".join(r[3] for r in new), dtype=np.float32).reshape(k, -1)
+            buffer[n : n + k] = new_matrix
             ids = np.concatenate([ids, np.fromiter((r[0] for r in new), dtype=np.int64, count=k)])
             member_of = np.concatenate(
                 [member_of, np.fromiter((member_pos[r[1]] for r in new), dtype=np.int32, count=k)]
@@ -769,6 +845,7 @@ class MemberIndex:
             alive = np.concatenate([alive, np.ones(k, bool)])
         out = _Gallery(
             generation,
+            g.layout,
             buffer,
             n + k,
             ids,
@@ -786,6 +863,7 @@ class MemberIndex:
             keep = out.alive
             out = _Gallery(
                 generation,
+                next(_LAYOUTS),
                 out.matrix[keep].copy(),
                 int(keep.sum()),
                 out.ids[keep],
@@ -812,13 +890,21 @@ class MemberIndex:
     ) -> tuple[list[tuple[str, str, str, float]], int]:
         """The best ``k`` members by exact similarity. ``floor(gallery_size)``: a
         similarity below which no candidate is wanted (the open-set threshold of a search
-        without ``include_below``) or None; only the templates at or above it are ranked."""
+        without ``include_below``) or None; only the templates at or above it are ranked.
+
+        Ranking starts from coarse scores (within ``eps`` of the exact ones; ``eps`` 0
+        without the coarse pass): the best ``take`` by coarse score are scored exactly,
+        and the answer stands once no template outside them could reach the ``k``-th
+        answer (its coarse score + eps below it); otherwise ``take`` grows."""
         g = self._load_gallery(m, q.shape[0])
         if g is None or g.n - g.dead == 0:
             return [], 0
         n = g.n
         lowest = floor(n - g.dead)
-        scores = g.matrix @ q  # float32 matrix-vector product: one pass over the gallery
+        if self._coarse is not None:
+            scores, eps = self._coarse.scores(g.layout, g.matrix, q)
+        else:  # float32 matrix-vector product: one pass over the gallery
+            scores, eps = g.matrix @ q, 0.0
         if g.dead:
             scores[~g.alive] = -np.inf
         allowed = None
@@ -826,30 +912,34 @@ class MemberIndex:
             table = np.zeros(len(g.status_names) + 1, bool)
             table[[g.status_names[s] for s in wanted if s in g.status_names]] = True
             allowed = table[g.status_code]
-        # rows worth ranking: all of them, or only those at or above the floor (usually a handful)
+        # rows worth ranking: all of them, or only those that may reach the floor (usually a handful)
         if lowest is None:
             pool = None
             if allowed is not None:
                 scores[~allowed[g.member_of]] = -np.inf
         else:
-            pool = np.flatnonzero(scores >= lowest)
+            pool = np.flatnonzero(scores >= lowest - eps)
             if allowed is not None:
                 pool = pool[allowed[g.member_of[pool]]]
         size = n if pool is None else pool.size
-        take = min(size, 4 * k + 4 * len(excluded))
+        take = min(size, 4 * k + 4 * len(excluded) + (64 if eps else 0))
         while True:
             if pool is None:
-                top = np.argpartition(scores, n - take)[n - take :] if take < n else np.arange(n)
+                top = _largest(scores, take) if take < n else np.arange(n)
             elif take < size:
                 top = pool[np.argpartition(scores[pool], size - take)[size - take :]]
             else:
                 top = pool
-            top = top[np.argsort(-scores[top], kind="stable")]
+            coarse = scores[top]
+            top = top[coarse > -np.inf]
+            # the best coarse score left out of ``top``: nothing outside can score above it + eps
+            outside = float(coarse.min()) if take < size and coarse.size else -np.inf
+            exact = rows_dot(g.matrix[top], q) if eps else scores[top]
+            order = np.argsort(-exact, kind="stable")
             out: list[tuple[str, str, str, float]] = []
             seen: set[int] = set()
-            for i in top:
-                s = float(scores[i])
-                if s == -np.inf:
+            for i, s in zip(top[order], exact[order], strict=True):
+                if lowest is not None and s < lowest:
                     break
                 mi = int(g.member_of[i])
                 if mi in seen:
@@ -857,10 +947,10 @@ class MemberIndex:
                 seen.add(mi)
                 if g.members[mi] in excluded:
                     continue
-                out.append((g.members[mi], g.photo_ids[i], g.statuses[mi] or "", s))
+                out.append((g.members[mi], g.photo_ids[i], g.statuses[mi] or "", float(s)))
                 if len(out) == k:
                     break
-            if len(out) == k or take >= size:
+            if take >= size or (len(out) == k and (not eps or outside + eps < out[-1][3])):
                 return out, n - g.dead
             take = min(size, take * 4)
 
@@ -909,6 +999,23 @@ class MemberIndex:
                 limit = min(templates, limit * 4)
 
         return self.store.run(step, write=False)
+
+    def warm(self) -> int:
+        """Load the exact search's in-memory gallery and build its 8-bit segments now,
+        not in the first search (a service does this at start-up: ~10 s per million
+        templates). Returns the templates held in memory (0 with ``search="hnsw"`` or an
+        empty index)."""
+        if self.search_method != "exact":
+            return 0
+        bound, dim, _, _ = self.store.run(lambda tx: self._bound(tx), write=False)
+        if bound is None or dim is None:
+            return 0
+        g = self._load_gallery(bound, dim)
+        if g is None:
+            return 0
+        if self._coarse is not None:
+            self._coarse.prepare(g.layout, g.matrix)
+        return g.n - g.dead
 
     def stats(self) -> IndexStats:
         def step(tx: Tx) -> IndexStats:

@@ -4,7 +4,7 @@ Only ids, labels, timestamps and embeddings are stored: never an image, a URL or
 file name. ``fp_index_model`` holds the one recognizer the index accepts, a generation
 number bumped by every change of templates or statuses and the template count (the
 gallery size of the FPIR estimate). Rows carry the generation that wrote them and
-``fp_index_deleted`` the ids deleted per generation (SQLite only, the last
+``fp_index_deleted`` the ids deleted per generation (the last
 ``TOMBSTONE_GENERATIONS``), so the exact-search cache applies changes instead of reloading."""
 
 from __future__ import annotations
