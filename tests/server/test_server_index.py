@@ -111,3 +111,39 @@ def test_a_callers_similarity_floor_is_refused_by_default(tmp_path, img):
             "/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")}, data={"threshold": "0.99"}
         )
         assert_envelope(r, 403, "threshold_not_allowed")
+
+
+def test_the_gallery_is_loaded_at_start_up(tmp_path, img):
+    """With a store, the service loads the index's in-memory gallery after its models are
+    ready, before any search; the first search then finds the member."""
+    import time
+
+    import numpy as np
+
+    from faceproof.index import ModelId
+
+    db = tmp_path / "members.db"
+    with running_app(store_url=f"sqlite:///{db}", api_keys=(KEY,)) as client:  # enrol through the service
+        r = client.post(
+            "/v1/index/members/acct-9/faces",
+            files=[("images", ("a.jpg", img(OBAMA_1), "image/jpeg"))],
+            headers=_auth(),
+        )
+        assert r.status_code == 200, r.text
+    with MemberIndex(f"sqlite:///{db}") as ix:
+        model = ix.stats().model
+        assert isinstance(model, ModelId)
+        rng = np.random.default_rng(3)
+        extra = rng.normal(size=(20, 128)).astype(np.float32)
+        ix.bulk_load(
+            [f"x{i}" for i in range(20)], ["p"] * 20, extra / np.linalg.norm(extra, axis=1, keepdims=True), model=model
+        )
+    with running_app(store_url=f"sqlite:///{db}", api_keys=(KEY,)) as client:
+        state = client.app.state.service
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (state.index is None or state.index._gallery is None):
+            time.sleep(0.05)
+        assert state.index is not None and state.index._gallery is not None  # no search was made
+        assert state.index._gallery.n == 21
+        r = client.post("/v1/index/search", files={"image": ("b.jpg", img(OBAMA_2), "image/jpeg")}, headers=_auth())
+        assert r.status_code == 200 and r.json()["candidates"][0]["member_id"] == "acct-9"

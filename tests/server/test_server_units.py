@@ -115,9 +115,13 @@ def test_settings_from_environment_are_strict():
         ("FACEPROOF_CORS_ORIGINS", "*"),
         ("FACEPROOF_API_KEYS", "short"),
         ("FACEPROOF_MAX_IMAGE_BYTES", str(64 * 1024 * 1024)),  # above the body cap
+        ("FACEPROOF_INDEX_SEARCH", "fast"),
+        ("FACEPROOF_INDEX_SEARCH", "hnsw"),  # without a PostgreSQL store
     ):
         with pytest.raises(errors.InvalidArgument):
             ServiceSettings.from_env({key: value})
+    pg = {"FACEPROOF_STORE_URL": "postgresql://u@db/x", "FACEPROOF_INDEX_SEARCH": "HNSW"}
+    assert ServiceSettings.from_env(pg).index_search == "hnsw" and ServiceSettings().index_search == "exact"
 
 
 def test_flags_override_the_environment_and_settings_round_trip(tmp_path):

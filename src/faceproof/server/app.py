@@ -97,6 +97,24 @@ async def _warm_up(state: ServiceState) -> None:
     state.warmup_ms = (time.perf_counter() - start) * 1000.0
     state.ready = True
     logger.info("ready: %d inference workers warmed up in %.0f ms", state.pool.size, state.warmup_ms)
+    if state.settings.store_url is not None:
+        await _warm_index(state)
+
+
+async def _warm_index(state: ServiceState) -> None:
+    """Load the member index's gallery for exact search after the models are ready (the
+    service answers meanwhile; a search that comes first waits for the load). A database
+    that is down is no reason to stop: the index routes answer 503 until it is back."""
+    start = time.perf_counter()
+    try:
+        held = await asyncio.to_thread(lambda: state.member_index().warm())
+    except FaceProofError as exc:
+        logger.warning("member index not loaded at start-up: %s: %s", exc.code, exc.message)
+        return
+    except Exception as exc:
+        logger.warning("member index not loaded at start-up: %s", type(exc).__name__)
+        return
+    logger.info("member index: %d templates in memory in %.0f ms", held, (time.perf_counter() - start) * 1000.0)
 
 
 @asynccontextmanager

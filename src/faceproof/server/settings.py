@@ -94,6 +94,10 @@ class ServiceSettings:
     # for several replicas. None: no member face index; the review desk then uses
     # faceproof.storage's default (sqlite:///faceproof.db)
     store_url: str | None = field(default=None, repr=False)
+    # how the member face index searches: "exact" (every template, from an in-memory copy kept
+    # in step with the store) or "hnsw" (PostgreSQL's pgvector index, for galleries too large
+    # for each replica's memory); docs/index.md
+    index_search: str = "exact"
     review_users: tuple[str, ...] = field(
         default=(), repr=False
     )  # name:scrypt$... entries; none = the review desk is off
@@ -136,6 +140,10 @@ class ServiceSettings:
             raise InvalidArgument(f"lang must be ko or en, got {self.lang!r}")
         if self.log_level not in ("critical", "error", "warning", "info", "debug"):
             raise InvalidArgument(f"log_level must be critical, error, warning, info or debug, got {self.log_level!r}")
+        if self.index_search not in ("exact", "hnsw"):
+            raise InvalidArgument(f"index_search must be exact or hnsw, got {self.index_search!r}")
+        if self.index_search == "hnsw" and not (self.store_url or "").startswith(("postgresql://", "postgres://")):
+            raise InvalidArgument("index_search hnsw needs a PostgreSQL store_url (pgvector)")
         if "*" in self.cors_origins:
             raise InvalidArgument("cors_origins must list origins; '*' is not accepted")
         if self.calibration is not None and not Path(self.calibration).is_file():
@@ -313,6 +321,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "docs_public": parse_bool,
     "log_level": _lower_choice("critical", "error", "warning", "info", "debug"),
     "store_url": _optional_text,
+    "index_search": _lower_choice("exact", "hnsw"),
     "review_users": lambda _k, raw: parse_csv(raw),
     "review_window_hours": parse_float,
     "review_export": parse_bool,

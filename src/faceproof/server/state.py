@@ -109,7 +109,11 @@ class ServiceState:
             raise BackendUnavailable("the member face index needs a store: set FACEPROOF_STORE_URL")
         with self._index_lock:
             if self.index is None:
-                self.index = MemberIndex(self.settings.store_url, actor="service")
+                self.index = MemberIndex(
+                    self.settings.store_url,
+                    actor="service",
+                    search="hnsw" if self.settings.index_search == "hnsw" else "exact",
+                )
             return self.index
 
     def authenticity(self, *, challenge: bool) -> Authenticity:
