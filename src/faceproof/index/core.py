@@ -250,7 +250,7 @@ class MemberIndex:
             in-memory copy of the gallery that each process keeps in step with the
             database (changes by any process are seen by the next search);
             ``"hnsw"`` (PostgreSQL only): pgvector's approximate HNSW index, for galleries
-            too large for each replica's memory (~0.65 GB per million 128-D templates).
+            too large for each replica's memory (~0.75 GB per million 128-D templates).
         coarse_rows: rows per 8-bit segment of the exact search (``coarse.SEGMENT_ROWS``);
             0 turns the coarse pass off (plain float32 products).
         hnsw_m, hnsw_ef_construction, ef_search: pgvector HNSW parameters (``search="hnsw"``).
