@@ -20,13 +20,11 @@ selfie the person shown in their profile photos?" with ``verified``, ``not_verif
    the band, the quality is low, or several photos show one consistent other person next
    to photos of the member; ``not_verified`` when the person is in none of the photos (a
    consistent other person is then flagged: a likely catfish) or the check cannot be made.
-   The other person's photos are linked face to face, each pair of main faces at its own
-   threshold, exactly as a photo is judged against the selfie.
 
 The band is relative to the distance threshold in force (``FaceProof.default_threshold``
-or the caller's), so it follows recalibration; every pair of faces has its own threshold,
-the pose-aware one (``Pipeline.pair_thresholds``: two differently turned heads are judged
-at their pose bin's threshold) unless the caller gave one. Knobs: :class:`~faceproof.decision.policy.Policy`.
+or the caller's), so it follows recalibration. Every face pair (selfie-photo and, for the
+other person, photo-photo) is judged at its own pose-aware threshold
+(``Pipeline.pair_thresholds``) unless the caller gave one. Knobs: :class:`~faceproof.decision.policy.Policy`.
 """
 
 from __future__ import annotations
@@ -213,22 +211,14 @@ def consistent_other_person(
 ) -> tuple[int, ...]:
     """Indices of the largest group of ``person_absent`` photos whose main faces all link up
     (each matches at least one other in the group at its threshold), if it has at least
-    ``min_photos`` photos; else ``()``.
-
-    ``threshold`` is one distance threshold for every pair of main faces, or a function
-    giving the threshold of every pair (``check_profile`` passes the pipeline's pose-aware
-    thresholds: two photos of one person turned differently are linked at their pose
-    bin's threshold, as each photo is judged against the selfie)."""
+    ``min_photos`` photos; else ``()``. ``threshold``: one for every pair of main faces, or
+    a function giving every pair's (``check_profile``: the pose-aware ones)."""
     cands = [p for p in photos if p.status is PhotoStatus.PERSON_ABSENT and p.main_face_index is not None]
     if len(cands) < max(2, min_photos):
         return ()
     faces = [p.faces[p.main_face_index] for p in cands if p.main_face_index is not None]
     dist = face_distances(faces, faces, metric)
-    limit = (
-        np.asarray(threshold(faces, faces), np.float64)
-        if callable(threshold)
-        else np.full(dist.shape, float(threshold))
-    )
+    limit = np.asarray(threshold(faces, faces) if callable(threshold) else np.full(dist.shape, threshold), float)
     if limit.shape != dist.shape:
         raise InvalidArgument(f"{limit.shape} thresholds for {dist.shape} pairs of main faces")
     parent = list(range(len(cands)))
@@ -446,14 +436,12 @@ def check_profile(
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
     authentic.finish(selfie, pipe.detector, timings)
-    # the profile photos' main faces against each other, each pair at its own (pose-aware)
-    # threshold, as each photo was judged against the selfie
-    other = consistent_other_person(
-        checks,
-        metric_,
-        lambda a, b: pipe.pair_thresholds(a, b, metric_, threshold).values,
-        pol.other_person_min_photos,
-    )
+
+    def pair_thresholds(a: Sequence[Face], b: Sequence[Face]) -> np.ndarray:
+        # photo-photo pairs at their own (pose-aware) thresholds, as each photo against the selfie
+        return pipe.pair_thresholds(a, b, metric_, threshold).values
+
+    other = consistent_other_person(checks, metric_, pair_thresholds, pol.other_person_min_photos)
     found: SearchResult | None = None
     if index is not None and checked_selfie.face is not None:
         t = time.perf_counter()
