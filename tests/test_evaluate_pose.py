@@ -319,3 +319,12 @@ def test_evaluate_cli_on_cfp_pairs_reports_pose_bins(cfp, tmp_path):
     dd = doc["results"]["center"]["cosine"]["default_decision"]
     assert dd["pose_aware"] and dd["cascade"]
     assert sum(e["pairs"] for e in dd["by_pose_bin"].values()) == len(CFP_PAIRS)
+
+
+def test_without_flip_the_no_flip_tables_decide_and_there_is_no_cascade():
+    pipe = Pipeline(PipelineConfig(flip=False, attributes=()))
+    assert pipe.cascade_plan(Metric.COSINE, None) is None
+    a, b = pair_images("n", 0.0, 40.0, 0.67)
+    v = default_verdicts([Pair(a.path, b.path, True)], {a.path: a, b.path: b}, pipe, "cosine", "center")
+    assert v.pose_aware and not v.cascade and v.accepted[0]
+    assert v.threshold[0] == pytest.approx(0.706321, abs=1e-6)  # the no-flip table's turned bin
