@@ -1,5 +1,13 @@
 """Evaluation reports: ``report.json``, ``report.md``, ``scores.csv`` and, with
-matplotlib (``faceproof[plot]``), ``roc.png`` and ``hist.png``."""
+matplotlib (``faceproof[plot]``), ``roc.png`` and ``hist.png``.
+
+Accuracy, TAR and FAR are reported for the library's default decision (``default_decision``
+in the JSON: pose-aware thresholds and the cascade, overall, ``by_pose_bin`` and per group)
+and, labelled, for the one uniform threshold (``at_threshold``). ``scores.csv`` has one
+distance column per face policy and metric, then, for the primary ones, the deciding face
+pair's ``turn_difference`` (degrees), ``pose_bin``, ``threshold`` and cascade ``stage``
+(1: no flip, 2: flip), the default ``verdict`` and the uniform threshold's
+(``verdict_uniform``), 1 = accepted."""
 
 from __future__ import annotations
 
