@@ -6,7 +6,8 @@ count as rejections.
 Measured with the default configuration (YuNet, SFace with flip TTA, cosine, the built-in
 threshold calibrated on dev-train; see docs/accuracy.md):
 
-* accuracy at the default threshold 99.30 % (992/999: 7 same-person pairs rejected, no false accept);
+* accuracy at the default threshold 99.30 % (992/999: 7 same-person pairs rejected, no false accept),
+  and so of the default decision (pose-aware thresholds and the cascade: the same verdicts);
 * 10-fold accuracy 99.30 % ± 0.78 %;
 * TAR at FAR 1e-3 98.60 % (on 499 different-person pairs, i.e. no false accept at all).
 
@@ -44,5 +45,17 @@ def test_lfw_dev_test_accuracy_of_the_default_configuration(fp, lfw):
         f"pairs with a face missing (scored as rejections): {report.pairs['no_face']}"
     )
     assert at["accuracy"] >= ACCURACY_FLOOR
+    # the library's default decision (pose-aware thresholds, the cascade): on these mostly
+    # frontal pairs it must not fall below the uniform threshold's, nor accept more impostors
+    dd = r["default_decision"]
+    assert dd["pose_aware"] and dd["cascade"]
+    print(
+        f"default decision: accuracy {dd['accuracy']:.4f}, TAR {dd['tpr']:.4f}, FAR {dd['far']:.4f}, "
+        f"{dd['stage2_pairs']} pairs at the flip stage; per pose bin: "
+        + ", ".join(f"{k} {e['default']['accuracy']:.4f} ({e['pairs']})" for k, e in dd["by_pose_bin"].items())
+    )
+    assert dd["accuracy"] >= max(ACCURACY_FLOOR, at["accuracy"]) and dd["far"] <= at["far"]
+    for entry in dd["by_pose_bin"].values():
+        assert entry["default"]["far"] <= entry["uniform"]["far"] or entry["different"] == 0
     assert r["kfold_accuracy"]["mean"] >= KFOLD_FLOOR
     assert r["tar_at_far"]["0.001"]["tar"] >= TAR_AT_FAR_1E3_FLOOR

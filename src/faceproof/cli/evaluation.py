@@ -109,7 +109,12 @@ def _embed(pairs: Any, root: Path, config: Any, workers: int, backend: str, cach
     show_default=True,
     help="Primary face policy (all three are reported).",
 )
-@click.option("--threshold", type=float, default=None, help="Configured threshold for the primary metric.")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="A caller's threshold for the primary metric (one for every pair, as verify(threshold=...)).",
+)
 @click.option(
     "--calibration",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -156,7 +161,9 @@ def evaluate_cmd(
     as_json: bool,
 ) -> None:
     """Verification accuracy on labelled pairs: k-fold accuracy, ROC AUC, EER, TAR@FAR, best
-    threshold, accuracy at the configured threshold; pairs without a face count as rejections."""
+    threshold; accuracy, TAR and FAR of the library's default decision (each pair's pose-aware
+    threshold and the verification cascade, as verify decides), overall and per pose bin,
+    beside those of the uniform threshold; pairs without a face count as rejections."""
     from ..evaluation import ClientConfig, evaluate, load_groups, report_markdown, write_report
     from ..runtime.compare import Metric
 

@@ -22,7 +22,9 @@ selfie the person shown in their profile photos?" with ``verified``, ``not_verif
    consistent other person is then flagged: a likely catfish) or the check cannot be made.
 
 The band is relative to the distance threshold in force (``FaceProof.default_threshold``
-or the caller's), so it follows recalibration. Knobs: :class:`~faceproof.decision.policy.Policy`.
+or the caller's), so it follows recalibration. Every face pair (selfie-photo and, for the
+other person, photo-photo) is judged at its own pose-aware threshold
+(``Pipeline.pair_thresholds``) unless the caller gave one. Knobs: :class:`~faceproof.decision.policy.Policy`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -200,17 +202,25 @@ def main_face(faces: Sequence[Face]) -> int | None:
     return max(usable, key=lambda i: inter_eye_distance(faces[i]))
 
 
+#: the thresholds of every pair of two face lists (N x M), e.g. ``Pipeline.pair_thresholds(...).values``
+PairThresholdFn = Callable[[Sequence[Face], Sequence[Face]], np.ndarray]
+
+
 def consistent_other_person(
-    photos: Sequence[PhotoCheck], metric: Metric, threshold: float, min_photos: int
+    photos: Sequence[PhotoCheck], metric: Metric, threshold: float | PairThresholdFn, min_photos: int
 ) -> tuple[int, ...]:
     """Indices of the largest group of ``person_absent`` photos whose main faces all link up
-    (each matches at least one other in the group at the threshold), if it has at least
-    ``min_photos`` photos; else ``()``."""
+    (each matches at least one other in the group at its threshold), if it has at least
+    ``min_photos`` photos; else ``()``. ``threshold``: one for every pair of main faces, or
+    a function giving every pair's (``check_profile``: the pose-aware ones)."""
     cands = [p for p in photos if p.status is PhotoStatus.PERSON_ABSENT and p.main_face_index is not None]
     if len(cands) < max(2, min_photos):
         return ()
     faces = [p.faces[p.main_face_index] for p in cands if p.main_face_index is not None]
     dist = face_distances(faces, faces, metric)
+    limit = np.asarray(threshold(faces, faces) if callable(threshold) else np.full(dist.shape, threshold), float)
+    if limit.shape != dist.shape:
+        raise InvalidArgument(f"{limit.shape} thresholds for {dist.shape} pairs of main faces")
     parent = list(range(len(cands)))
 
     def root(i: int) -> int:
@@ -221,7 +231,7 @@ def consistent_other_person(
 
     for i in range(len(cands)):
         for j in range(i + 1, len(cands)):
-            if dist[i, j] <= threshold:
+            if dist[i, j] <= limit[i, j]:
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(len(cands)):
@@ -426,7 +436,12 @@ def check_profile(
     elif items:
         notes.append(PHOTOS_NOT_CHECKED)
     authentic.finish(selfie, pipe.detector, timings)
-    other = consistent_other_person(checks, metric_, thr.value, pol.other_person_min_photos)
+
+    def pair_thresholds(a: Sequence[Face], b: Sequence[Face]) -> np.ndarray:
+        # photo-photo pairs at their own (pose-aware) thresholds, as each photo against the selfie
+        return pipe.pair_thresholds(a, b, metric_, threshold).values
+
+    other = consistent_other_person(checks, metric_, pair_thresholds, pol.other_person_min_photos)
     found: SearchResult | None = None
     if index is not None and checked_selfie.face is not None:
         t = time.perf_counter()

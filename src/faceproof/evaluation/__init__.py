@@ -6,6 +6,8 @@ by the runtime or the decision wing.
 * :mod:`.embedding` embeds every image once with one pipeline configuration (worker
   processes, on-disk cache) and turns pairs into distances under a face policy;
 * :mod:`.metrics` measures distances: ROC, AUC, EER, TAR at FAR, best threshold, k-fold;
+* :mod:`.verdicts` gives each pair the library's default verdict (pose-aware thresholds,
+  the verification cascade) and its rates per pose bin;
 * :mod:`.accuracy` puts it together (:func:`evaluate`), :mod:`.report` writes it;
 * :mod:`.calibrate` fits thresholds; :mod:`.attributes` measures gender and age per group.
 """
@@ -32,12 +34,14 @@ from .metrics import (
     group_rates,
     kfold_accuracy,
     rates_at,
+    rates_of,
     roc,
     score_pairs,
     tar_at_far,
 )
 from .pairs import Pair, PairSet, load_groups, load_pairs, parse_lfw_pairs
 from .report import plot_report, report_markdown, write_report
+from .verdicts import PairVerdicts, default_verdicts, rates_by_pose_bin
 
 __all__ = [
     "DEFAULT_FARS",
@@ -48,10 +52,12 @@ __all__ = [
     "ImageFaces",
     "Pair",
     "PairSet",
+    "PairVerdicts",
     "assign_folds",
     "auc",
     "best_threshold",
     "check_scores",
+    "default_verdicts",
     "eer",
     "embed_image",
     "embed_images",
@@ -64,6 +70,8 @@ __all__ = [
     "parse_lfw_pairs",
     "plot_report",
     "rates_at",
+    "rates_by_pose_bin",
+    "rates_of",
     "report_markdown",
     "roc",
     "score_pairs",

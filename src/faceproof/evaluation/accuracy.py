@@ -15,6 +15,11 @@
 * The metrics (:func:`roc`, :func:`auc`, :func:`eer`, :func:`tar_at_far`,
   :func:`best_threshold`, :func:`kfold_accuracy`, :func:`rates_at`) work on distances
   (a pair is accepted when ``distance <= threshold``) and are plain numpy.
+* :func:`~faceproof.evaluation.verdicts.default_verdicts` gives each pair the verdict
+  ``verify`` gives it by default: the pair's pose-aware threshold (the bin of the two
+  faces' turn difference) and the verification cascade. The report's ``default_decision``
+  (accuracy, TAR, FAR, overall and per pose bin) is those verdicts'; ``at_threshold``
+  stays the one uniform threshold's (the verdicts before issue 14, kept for comparison).
 * :func:`evaluate` puts it together; :func:`write_report` writes ``report.json``,
   ``report.md``, ``scores.csv`` and, with matplotlib (``faceproof[plot]``), ``roc.png``
   and ``hist.png``.
@@ -40,6 +45,7 @@ from ..runtime.pipeline import Pipeline
 from .embedding import ClientConfig, FacePolicy, ImageFaces, embed_images, pair_distances
 from .metrics import assign_folds, group_rates, score_pairs
 from .pairs import Pair, PairSet
+from .verdicts import PairVerdicts, default_verdicts, rates_by_pose_bin
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +72,18 @@ class EvaluationReport:
     thresholds_by_metric: dict[str, float | None]
     timings_s: dict[str, float]
     groups: dict[str, dict[str, Any]] | None = None  # group -> rates of the primary metric
+    #: policy -> metric -> the library's default verdict of every pair (metrics with a threshold)
+    verdicts: dict[str, dict[str, PairVerdicts]] = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @property
     def primary(self) -> dict[str, Any]:
         return self.results[self.primary_policy][self.primary_metric]
+
+    @property
+    def primary_verdicts(self) -> PairVerdicts | None:
+        """The default verdicts of the primary face policy and metric (None without a threshold)."""
+        return self.verdicts.get(self.primary_policy, {}).get(self.primary_metric)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (an undefined rate, e.g. the TPR of a group without same-person pairs, is None)."""
@@ -131,6 +144,11 @@ def evaluate(
     metric, and measure. The configured threshold is ``threshold`` for the primary metric
     when given, else the client's table (built-in, or ``calibration`` over it).
 
+    Each policy and metric with a threshold also gets the library's default verdicts
+    (``default_decision``: pose-aware thresholds and the cascade, as ``verify`` decides;
+    with a caller's ``threshold`` that threshold alone, as in ``verify``), overall and per
+    pose bin; ``at_threshold`` keeps the uniform threshold's rates.
+
     ``groups`` maps image paths to a group label (e.g. LFW's gender labels): the report
     then breaks the primary metric down by group (see :func:`group_rates`)."""
 
@@ -175,19 +193,33 @@ def evaluate(
             errors[f.error] = errors.get(f.error, 0) + 1
     results: dict[str, dict[str, dict[str, Any]]] = {}
     distances: dict[str, dict[str, np.ndarray]] = {}
+    verdicts: dict[str, dict[str, PairVerdicts]] = {}
+    t_score = time.perf_counter()
     for pol in policies_:
         results[pol.value], distances[pol.value] = {}, {}
         for m in metrics_:
             d = pair_distances(pairs.pairs, images, m, pol)
             distances[pol.value][m.value] = d
             results[pol.value][m.value] = score_pairs(d, labels, threshold=thresholds[m.value], folds=fold_ids)
+            if thresholds[m.value] is None:
+                results[pol.value][m.value]["default_decision"] = None
+                continue
+            v = default_verdicts(pairs.pairs, images, pipeline, m, pol, threshold if m is primary_metric_ else None)
+            verdicts.setdefault(pol.value, {})[m.value] = v
+            results[pol.value][m.value]["default_decision"] = {
+                **v.summary(labels),
+                "by_pose_bin": rates_by_pose_bin(v, labels, d, thresholds[m.value]),
+            }
+    t_score = time.perf_counter() - t_score
     no_face = np.array([images[p.path1].n_faces == 0 or images[p.path2].n_faces == 0 for p in pairs.pairs])
+    primary_verdicts = verdicts.get(primary_policy_.value, {}).get(primary_metric_.value)
     by_group = (
         group_rates(
             pairs.pairs,
             distances[primary_policy_.value][primary_metric_.value],
             groups,
             thresholds[primary_metric_.value],
+            None if primary_verdicts is None else primary_verdicts.accepted,
         )
         if groups is not None
         else None
@@ -225,6 +257,7 @@ def evaluate(
         labels=labels,
         pair_list=pairs.pairs,
         thresholds_by_metric=thresholds,
-        timings_s={"embed": round(t_embed, 2)},
+        timings_s={"embed": round(t_embed, 2), "score": round(t_score, 2)},
         groups=by_group,
+        verdicts=verdicts,
     )

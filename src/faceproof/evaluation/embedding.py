@@ -1,6 +1,11 @@
 """Embedding a pair list's images once: every face of each image, in worker processes
 or threads, cached on disk by :class:`EmbeddingCache`; and one distance per pair under a
-face policy (``center``, ``largest``, ``max``). A pair without a usable face gets ``inf``."""
+face policy (``center``, ``largest``, ``max``). A pair without a usable face gets ``inf``.
+
+Each face keeps its five landmarks (its turn, hence the pair's pose bin) and, when the
+configuration embeds with flip on a recognizer whose plain and mirrored passes run apart
+(SFace), also its no-flip embedding: the two stages of the verification cascade, from one
+plain and one mirrored pass per face, as ``verify`` computes them."""
 
 from __future__ import annotations
 
@@ -19,8 +24,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import FaceProofError, InvalidArgument
+from ..runtime.cascade import embed_plain
 from ..runtime.compare import Metric, distance_matrix
+from ..runtime.embed import flip_average, l2_normalize
 from ..runtime.pipeline import Pipeline, PipelineConfig
+from ..types import BBox, Face
 from .pairs import Pair
 
 logger = logging.getLogger(__name__)
@@ -94,10 +102,23 @@ class ImageFaces:
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # unit rows
     norms: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
     error: str | None = None  # a faceproof error code, e.g. "image_unreadable"
+    #: (n, 5, 2) detector landmarks (empty when unknown: the pair then has no pose bin)
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
+    #: (n, dim) unit no-flip embeddings when ``embeddings`` are flip embeddings of a
+    #: two-pass recognizer (the cascade's first stage); empty otherwise
+    plain: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def n_faces(self) -> int:
         return int(self.boxes.shape[0])
+
+    @property
+    def has_landmarks(self) -> bool:
+        return self.n_faces > 0 and self.landmarks.shape == (self.n_faces, 5, 2)
+
+    @property
+    def has_plain(self) -> bool:
+        return self.n_faces > 0 and self.plain.ndim == 2 and self.plain.shape[0] == self.n_faces
 
     def pick(self, policy: FacePolicy) -> np.ndarray:
         """Row indices of the faces the policy compares (empty when there is none)."""
@@ -118,6 +139,27 @@ class ImageFaces:
             return emb * self.norms[rows, None]
         return emb
 
+    def plain_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The unit no-flip embeddings of ``rows`` (:attr:`has_plain` must hold)."""
+        return self.plain[rows].astype(np.float64)
+
+    def faces(self, detector: str = "") -> list[Face]:
+        """The faces as :class:`~faceproof.types.Face` records (box, score, landmarks, the
+        embedding), for the runtime's pose-aware thresholds."""
+        lms = self.landmarks if self.has_landmarks else None
+        out = []
+        for i in range(self.n_faces):
+            x1, y1, x2, y2 = (float(v) for v in self.boxes[i])
+            out.append(
+                Face(
+                    bbox=BBox(x1, y1, max(x1, x2), max(y1, y2)),
+                    score=min(1.0, max(0.0, float(self.scores[i]))),
+                    landmarks=None if lms is None else lms[i],
+                    detector=detector,
+                )
+            )
+        return out
+
 
 _worker: threading.local = threading.local()
 
@@ -132,24 +174,57 @@ def _embed_one(config: ClientConfig, root: str, rel: str) -> ImageFaces:
 
 def embed_image(pipeline: Pipeline | Any, root: str | Path, rel: str) -> ImageFaces:
     """Every face of one image embedded by a :class:`~faceproof.Pipeline` (or anything
-    holding one as ``.pipeline``, such as a :class:`~faceproof.FaceProof`)."""
+    holding one as ``.pipeline``, such as a :class:`~faceproof.FaceProof`).
+
+    With flip on a two-pass recognizer (SFace), the plain and the mirrored pass run once
+    each: ``embeddings`` are their average (what ``Pipeline.embed`` gives, the cascade's
+    second stage) and ``plain`` the plain pass alone (its first stage)."""
     pipe: Pipeline = pipeline if isinstance(pipeline, Pipeline) else pipeline.pipeline
     try:
         image = pipe.load_image(Path(root) / rel)
-        faces = pipe.faces(image)
+        if _two_pass_flip(pipe):
+            faces = [f for f in pipe.detect(image)[0] if f.landmarks is not None]
+            plain = embed_plain(pipe.recognizer, image, faces)  # type: ignore[arg-type]
+            faces = list(plain.faces)
+        else:
+            faces = pipe.faces(image)
+            plain = None
     except FaceProofError as exc:
         return ImageFaces(rel, error=exc.code)
     h, w = image.shape[:2]
     if not faces:
         return ImageFaces(rel, w, h, error="no_face")
+    if plain is not None:
+        mirrored = pipe.recognizer.forward(plain.chips, mirrored=True)  # type: ignore[attr-defined]
+        embeddings, norms = l2_normalize(flip_average(plain.plain, mirrored))
+        plain_unit = np.stack([f.embedding for f in faces if f.embedding is not None]).astype(np.float32)
+    else:
+        embeddings = np.stack([f.embedding for f in faces if f.embedding is not None]).astype(np.float32)
+        norms = np.array([f.embedding_norm or 1.0 for f in faces], np.float32)
+        plain_unit = np.zeros((0, 0), np.float32)
     return ImageFaces(
         rel,
         w,
         h,
         boxes=np.array([f.bbox.as_list(None) for f in faces], np.float32),
         scores=np.array([f.score for f in faces], np.float32),
-        embeddings=np.stack([f.embedding for f in faces if f.embedding is not None]).astype(np.float32),
-        norms=np.array([f.embedding_norm or 1.0 for f in faces], np.float32),
+        embeddings=embeddings.astype(np.float32),
+        norms=norms.astype(np.float32),
+        landmarks=np.stack([np.asarray(f.landmarks, np.float32).reshape(5, 2) for f in faces]).astype(np.float32)
+        if all(f.landmarks is not None for f in faces)
+        else np.zeros((0, 5, 2), np.float32),
+        plain=plain_unit,
+    )
+
+
+def _two_pass_flip(pipe: Pipeline) -> bool:
+    """Whether the pipeline embeds with flip on a recognizer whose plain and mirrored passes
+    run apart (what the cascade needs)."""
+    rec = pipe.recognizer
+    return (
+        bool(getattr(rec, "flip", False))
+        and callable(getattr(rec, "chips", None))
+        and callable(getattr(rec, "forward", None))
     )
 
 
@@ -160,15 +235,21 @@ def _process_init(threads: int) -> None:
     cv2.setNumThreads(threads)
 
 
+#: the layout of a cache file (2: landmarks and no-flip embeddings added); in its name, so
+#: a file of another layout is never read
+CACHE_SCHEMA = 2
+
+
 class EmbeddingCache:
     """Embedded images on disk: one ``.npz`` per configuration (:meth:`ClientConfig.key`)
-    in ``directory``, keyed by image path, size and modification time."""
+    and layout (:data:`CACHE_SCHEMA`) in ``directory``, keyed by image path, size and
+    modification time."""
 
     def __init__(self, directory: str | Path, config: ClientConfig, root: str | Path) -> None:
         self.directory = Path(directory)
         self.config = config.resolved()
         self.root = Path(root)
-        self.file = self.directory / f"embeddings-{self.config.model}-{self.config.key()}.npz"
+        self.file = self.directory / f"embeddings-{self.config.model}-{self.config.key()}-v{CACHE_SCHEMA}.npz"
 
     def _stamp(self, rel: str) -> str:
         try:
@@ -183,7 +264,7 @@ class EmbeddingCache:
         try:
             with np.load(self.file, allow_pickle=False) as data:
                 index = json.loads(str(data["index"]))
-                arrays = {k: data[k] for k in ("boxes", "scores", "embeddings", "norms")}
+                arrays = {k: data[k] for k in ("boxes", "scores", "embeddings", "norms", "landmarks", "plain")}
         except (OSError, ValueError, KeyError) as exc:
             logger.warning("ignoring unreadable embedding cache %s: %s", self.file, exc)
             return {}
@@ -201,13 +282,15 @@ class EmbeddingCache:
                 arrays["embeddings"][a:b] if b > a else np.zeros((0, 0), np.float32),
                 arrays["norms"][a:b],
                 entry["error"],
+                landmarks=arrays["landmarks"][a:b] if entry.get("landmarks") else np.zeros((0, 5, 2), np.float32),
+                plain=arrays["plain"][a:b] if entry.get("plain") else np.zeros((0, 0), np.float32),
             )
         return out
 
     def save(self, items: Mapping[str, ImageFaces]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         index: dict[str, Any] = {}
-        boxes, scores, embs, norms = [], [], [], []
+        boxes, scores, embs, norms, lms, plains = [], [], [], [], [], []
         row = 0
         dim = next((f.embeddings.shape[1] for f in items.values() if f.n_faces), 0)
         for rel in sorted(items):
@@ -219,6 +302,8 @@ class EmbeddingCache:
                 "width": f.width,
                 "height": f.height,
                 "error": f.error,
+                "landmarks": f.has_landmarks,
+                "plain": f.has_plain,
             }
             row += n
             if n:
@@ -226,6 +311,9 @@ class EmbeddingCache:
                 scores.append(f.scores)
                 embs.append(f.embeddings)
                 norms.append(f.norms)
+                # rows of faces without them are zeros (the index says they are absent)
+                lms.append(f.landmarks if f.has_landmarks else np.zeros((n, 5, 2), np.float32))
+                plains.append(f.plain if f.has_plain else np.zeros((n, dim), np.float32))
         tmp = self.file.with_suffix(".tmp.npz")
         np.savez(
             tmp,
@@ -234,6 +322,8 @@ class EmbeddingCache:
             scores=np.concatenate(scores) if scores else np.zeros((0,), np.float32),
             embeddings=np.concatenate(embs) if embs else np.zeros((0, dim), np.float32),
             norms=np.concatenate(norms) if norms else np.zeros((0,), np.float32),
+            landmarks=np.concatenate(lms).astype(np.float32) if lms else np.zeros((0, 5, 2), np.float32),
+            plain=np.concatenate(plains).astype(np.float32) if plains else np.zeros((0, dim), np.float32),
         )
         os.replace(tmp, self.file)
 

@@ -108,21 +108,28 @@ def best_threshold(distances: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(cands[k]), float(correct[k]) / d.size
 
 
+def rates_of(accepted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy, TPR (= TAR: same-person pairs accepted), TNR (different-person pairs
+    rejected), FAR = 1 - TNR and FRR = 1 - TPR of accept/reject verdicts (NaN when a class
+    is absent)."""
+    accept = np.asarray(accepted, dtype=bool).reshape(-1)
+    y = np.asarray(labels, dtype=bool).reshape(-1)
+    if accept.shape != y.shape:
+        raise InvalidArgument(f"{accept.size} verdicts but {y.size} labels")
+    return {
+        "accuracy": float((accept == y).mean()) if accept.size else math.nan,
+        "tpr": float(accept[y].mean()) if y.any() else math.nan,
+        "tnr": float((~accept[~y]).mean()) if (~y).any() else math.nan,
+        "far": float(accept[~y].mean()) if (~y).any() else math.nan,
+        "frr": float((~accept[y]).mean()) if y.any() else math.nan,
+    }
+
+
 def rates_at(distances: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Accuracy, TPR (same-person pairs accepted), TNR (different-person pairs rejected),
     FAR = 1 - TNR, FRR = 1 - TPR at a threshold."""
     d, y = check_scores(distances, labels)
-    accept = d <= threshold
-    tpr = float(accept[y].mean()) if y.any() else math.nan
-    tnr = float((~accept[~y]).mean()) if (~y).any() else math.nan
-    return {
-        "threshold": float(threshold),
-        "accuracy": float((accept == y).mean()) if d.size else math.nan,
-        "tpr": tpr,
-        "tnr": tnr,
-        "far": float(accept[~y].mean()) if (~y).any() else math.nan,
-        "frr": float((~accept[y]).mean()) if y.any() else math.nan,
-    }
+    return {"threshold": float(threshold), **rates_of(d <= threshold, y)}
 
 
 def assign_folds(labels: np.ndarray, k: int = 10, seed: int = 0) -> np.ndarray:
@@ -191,12 +198,17 @@ def score_pairs(
 
 
 def group_rates(
-    pairs: Sequence[Pair], distances: np.ndarray, groups: Mapping[str, str], threshold: float | None
+    pairs: Sequence[Pair],
+    distances: np.ndarray,
+    groups: Mapping[str, str],
+    threshold: float | None,
+    accepted: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Rates per group of pairs: pairs whose two images carry the same group label are that
     group's; pairs with two different labels are "mixed"; a path without a label makes the
     pair "unlabelled". For each: pair counts, AUC and EER (when both classes are present),
-    and accuracy/TPR/TNR at ``threshold``."""
+    accuracy/TPR/TNR at ``threshold`` (``at_threshold``) and, given the verdicts
+    ``accepted`` (e.g. the library's default ones), their rates (``default_decision``)."""
     keys = []
     for p in pairs:
         a, b = groups.get(p.path1), groups.get(p.path2)
@@ -212,5 +224,7 @@ def group_rates(
             entry["eer"] = eer(d, y)[0]
         if threshold is not None:
             entry["at_threshold"] = rates_at(d, y, threshold)
+        if accepted is not None:
+            entry["default_decision"] = rates_of(np.asarray(accepted, bool)[mask], y)
         out[key] = entry
     return out

@@ -1,5 +1,13 @@
 """Evaluation reports: ``report.json``, ``report.md``, ``scores.csv`` and, with
-matplotlib (``faceproof[plot]``), ``roc.png`` and ``hist.png``."""
+matplotlib (``faceproof[plot]``), ``roc.png`` and ``hist.png``.
+
+Accuracy, TAR and FAR are reported for the library's default decision (``default_decision``
+in the JSON: pose-aware thresholds and the cascade, overall, ``by_pose_bin`` and per group)
+and, labelled, for the one uniform threshold (``at_threshold``). ``scores.csv`` has one
+distance column per face policy and metric, then, for the primary ones, the deciding face
+pair's ``turn_difference`` (degrees), ``pose_bin``, ``threshold`` and cascade ``stage``
+(1: no flip, 2: flip), the default ``verdict`` and the uniform threshold's
+(``verdict_uniform``), 1 = accepted."""
 
 from __future__ import annotations
 
@@ -57,48 +65,95 @@ def report_markdown(report: EvaluationReport, command: str | None = None) -> str
     for far, v in p["tar_at_far"].items():
         lines.append(f"| TAR at FAR {far} | {_pct(v['tar'])} (FAR {_pct(v['far'])}, threshold {v['threshold']:.4f}) |")
     lines.append(f"| best threshold (all pairs) | {p['best_threshold']:.4f} (accuracy {_pct(p['best_accuracy'])}) |")
+    dd = p.get("default_decision")
+    if dd is not None:
+        lines.append(
+            f"| **default decision** ({_how(dd)}) | accuracy **{_pct(dd['accuracy'])}**, "
+            f"TAR {_pct(dd['tpr'])}, FAR {_pct(dd['far'])} |"
+        )
     at = p["at_threshold"]
     if at is not None:
         lines.append(
-            f"| at the configured threshold {at['threshold']:g} | accuracy {_pct(at['accuracy'])}, "
-            f"TPR {_pct(at['tpr'])}, TNR {_pct(at['tnr'])} |"
+            f"| at the uniform threshold {at['threshold']:g} (one threshold for every pair) | accuracy "
+            f"{_pct(at['accuracy'])}, TAR {_pct(at['tpr'])}, FAR {_pct(at['far'])} |"
         )
     lines += [
+        "",
+        "The default decision is the verdict `FaceProof.verify` gives by default: each pair against its own "
+        "threshold (pose-aware: the bin of the two faces' turn difference) and, when the configuration runs it, "
+        "the verification cascade (the no-flip distance decides a pair far from its threshold). The uniform "
+        "threshold's numbers are those of one threshold for every pair (before issue 14).",
         "",
         "## Every face policy and metric",
         "",
         "| face policy | metric | k-fold accuracy | AUC | EER | TAR@FAR 1e-2 | TAR@FAR 1e-3 | best threshold "
-        "| accuracy at configured threshold |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| accuracy, default decision | accuracy at the uniform threshold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for pol, by_metric in report.results.items():
         for m, r in by_metric.items():
             tf = r["tar_at_far"]
             at = r["at_threshold"]
+            dd = r.get("default_decision")
             lines.append(
                 f"| {pol} | {m} | {_pct(r['kfold_accuracy']['mean'])} ± {_pct(r['kfold_accuracy']['std'])} "
                 f"| {r['auc']:.4f} | {_pct(r['eer'])} | {_pct(tf.get('0.01', {}).get('tar'))} "
                 f"| {_pct(tf.get('0.001', {}).get('tar'))} | {r['best_threshold']:.4f} "
+                f"| {_pct(dd['accuracy']) + ' (' + _how(dd) + ')' if dd else '-'} "
                 f"| {_pct(at['accuracy']) + ' at ' + format(at['threshold'], 'g') if at else '-'} |"
+            )
+    dd = p.get("default_decision")
+    if dd is not None and dd.get("by_pose_bin"):
+        lines += [
+            "",
+            f"## By pose bin ({report.primary_policy} face, {report.primary_metric})",
+            "",
+            "A pair's bin is that of the two faces' turn difference (`runtime.pose.turn_angle`, degrees; under "
+            "the `max` policy the face pair that decided the verdict). FAR and TAR per bin: the default "
+            "decision, then the uniform threshold.",
+            "",
+            "| turn difference (deg) | pairs (same / different) | threshold(s) | accuracy | TAR | FAR "
+            "| accuracy, uniform | TAR, uniform | FAR, uniform | decided at the flip stage |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for label, e in dd["by_pose_bin"].items():
+            d, u = e["default"], e["uniform"] or {}
+            thr = ", ".join(f"{t:g}" for t in e["thresholds"]) or "-"
+            st = "-" if e["stage2_pairs"] is None else f"{e['stage2_pairs']}"
+            lines.append(
+                f"| {label} | {e['pairs']} ({e['same']} / {e['different']}) | {thr} | {_pct(d['accuracy'])} "
+                f"| {_pct(d['tpr'])} | {_pct(d['far'])} | {_pct(u.get('accuracy'))} | {_pct(u.get('tpr'))} "
+                f"| {_pct(u.get('far'))} | {st} |"
             )
     if report.groups:
         lines += [
             "",
-            f"## By group ({report.primary_policy} face, {report.primary_metric}, threshold "
-            f"{report.threshold['value']})",
+            f"## By group ({report.primary_policy} face, {report.primary_metric}, default decision; uniform "
+            f"threshold {report.threshold['value']})",
             "",
-            "| group | pairs (same / different) | AUC | EER | accuracy | TPR | TNR |",
-            "|---|---|---|---|---|---|---|",
+            "| group | pairs (same / different) | AUC | EER | accuracy | TPR | TNR | accuracy, uniform |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for g, e in report.groups.items():
             at = e.get("at_threshold") or {}
+            dd_g = e.get("default_decision") or at
             area = f"{e['auc']:.4f}" if "auc" in e else "-"
             lines.append(
                 f"| {g} | {e['pairs']} ({e['same']} / {e['different']}) | {area} | {_pct(e.get('eer'))} "
-                f"| {_pct(at.get('accuracy'))} | {_pct(at.get('tpr'))} | {_pct(at.get('tnr'))} |"
+                f"| {_pct(dd_g.get('accuracy'))} | {_pct(dd_g.get('tpr'))} | {_pct(dd_g.get('tnr'))} "
+                f"| {_pct(at.get('accuracy'))} |"
             )
     lines.append("")
     return "\n".join(lines)
+
+
+def _how(decision: dict[str, Any]) -> str:
+    """How the default verdicts were reached, in a few words."""
+    parts = ["pose-aware thresholds" if decision.get("pose_aware") else "one threshold"]
+    if decision.get("cascade"):
+        share = decision.get("stage2_share")
+        parts.append("cascade" + (f", {_pct(share)} at the flip stage" if share is not None else ""))
+    return "; ".join(parts)
 
 
 def write_report(report: EvaluationReport, out_dir: str | Path, *, command: str | None = None) -> list[Path]:
@@ -114,11 +169,24 @@ def write_report(report: EvaluationReport, out_dir: str | Path, *, command: str 
     with written[2].open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         cols = [(pol, m) for pol, by in report.distances.items() for m in by]
-        w.writerow(["path1", "path2", "same", *(f"{pol}_{m}" for pol, m in cols)])
+        v = report.primary_verdicts
+        uniform = report.thresholds_by_metric.get(report.primary_metric)
+        # the primary policy and metric's default verdict and what decided it, then the uniform one's
+        extra = ["turn_difference", "pose_bin", "threshold", "stage", "verdict", "verdict_uniform"] if v else []
+        w.writerow(["path1", "path2", "same", *(f"{pol}_{m}" for pol, m in cols), *extra])
+        primary_d = report.distances[report.primary_policy][report.primary_metric]
         for i, pair in enumerate(report.pair_list):
-            w.writerow(
-                [pair.path1, pair.path2, int(pair.same), *(f"{report.distances[pol][m][i]:.6f}" for pol, m in cols)]
-            )
+            row = [pair.path1, pair.path2, int(pair.same), *(f"{report.distances[pol][m][i]:.6f}" for pol, m in cols)]
+            if v is not None:
+                row += [
+                    "" if np.isnan(v.turn_difference[i]) else f"{v.turn_difference[i]:.2f}",
+                    v.bin_label(int(v.pose_bin[i])),
+                    "" if np.isnan(v.threshold[i]) else f"{v.threshold[i]:.6f}",
+                    int(v.stage[i]) if v.stage[i] else "",
+                    int(v.accepted[i]),
+                    "" if uniform is None else int(primary_d[i] <= uniform),
+                ]
+            w.writerow(row)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -175,6 +243,19 @@ def plot_report(report: EvaluationReport, out: Path) -> list[Path]:
     thr = report.threshold["value"]
     if thr is not None:
         ax.axvline(thr, color="k", linestyle="--", linewidth=1, label=f"threshold {thr:g}")
+    v = report.primary_verdicts
+    if v is not None and v.pose_aware:
+        for b in sorted({int(x) for x in v.pose_bin if x > 0}):
+            t = v.threshold[v.pose_bin == b]
+            t = t[np.isfinite(t)]
+            if t.size and (thr is None or not np.isclose(float(t.max()), thr)):
+                ax.axvline(
+                    float(t.max()),
+                    color="k",
+                    linestyle=":",
+                    linewidth=1,
+                    label=f"turn difference {v.bin_label(b)}: {float(t.max()):g}",
+                )
     ax.set_xlabel(f"{report.primary_metric} distance ({report.primary_policy} face)")
     ax.set_ylabel("pairs")
     n_inf = int((~finite).sum())
