@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from faceproof import FaceProof, SelfieStatus, Verdict
-from faceproof.decision.profile import selfie_subject
+from faceproof.decision.subject import selfie_subject
 
 pytestmark = pytest.mark.testdata
 
@@ -78,3 +78,28 @@ def test_two_faces_of_equal_size_are_several_faces(client, photos):
     r = client.check_profile(selfie, [photos.parent / OBAMA_2])
     assert r.selfie.status is SelfieStatus.SEVERAL_FACES
     assert r.verdict is Verdict.NOT_VERIFIED and [x.value for x in r.reasons] == ["selfie_several_faces"]
+
+
+def test_verify_is_decided_by_the_selfies_subject_not_a_bystander(client, photos):
+    """verify's selfie side: a small background face that matches the target does not make
+    the selfie's person present; the pair stays visible in the matrix and the report."""
+    from faceproof import VerifyCode
+
+    selfie = _compose(_head(client, photos.parent / CHIRAC), 420, _head(client, photos.parent / OBAMA), 160)
+    r = client.verify(selfie, photos.parent / OBAMA_2)
+    assert len(r.origin_faces) == 2 and r.subject_rows is not None
+    bystander = int(np.flatnonzero(~r.subject_rows)[0])
+    assert r.matches[bystander].any(), "the bystander (Obama) does match the target"
+    assert r.code is VerifyCode.NOT_SAME_PERSON  # the subject (Chirac) does not
+    assert r.best_pair is not None and r.best_pair[0] != bystander
+    assert r.to_report()["origin_bystanders"] == [bystander]
+    assert any("background face" in n for n in r.notes)
+    # the same faces the other way round: the subject is Obama, and he is present
+    selfie = _compose(_head(client, photos.parent / OBAMA), 420, _head(client, photos.parent / CHIRAC), 160)
+    r = client.verify(selfie, photos.parent / OBAMA_2)
+    assert r.code is VerifyCode.SAME_PERSON and r.subject_rows is not None
+    assert r.best_pair is not None and r.subject_rows[r.best_pair[0]]
+    # two faces of equal size: no bystander, either may be the person looked for (the seed's rule)
+    selfie = _compose(_head(client, photos.parent / CHIRAC), 300, _head(client, photos.parent / OBAMA), 300)
+    r = client.verify(selfie, photos.parent / OBAMA_2)
+    assert r.subject_rows is None and r.code is VerifyCode.SAME_PERSON

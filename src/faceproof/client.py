@@ -316,7 +316,16 @@ class FaceProof:
                 )
         timings["compare"] = _ms(t)
         timings["total"] = _ms(start)
-        code = VerifyCode.SAME_PERSON if bool(matches.any()) else VerifyCode.NOT_SAME_PERSON
+        # the selfie's subject decides: a background face of the origin that matches
+        # someone in the target does not make the selfie's person present (issue 14)
+        from .decision.subject import subject_rows_of
+
+        subject_rows, ratio = subject_rows_of(_faces_of(origin_faces))
+        if subject_rows is not None:
+            n = int((~subject_rows).sum())
+            notes.append(f"origin: {n} background face(s) under {ratio:g} of the subject's size do not decide")
+        decisive = matches if subject_rows is None else matches[subject_rows]
+        code = VerifyCode.SAME_PERSON if bool(decisive.any()) else VerifyCode.NOT_SAME_PERSON
         return VerifyResult(
             code=code,
             similarity=sim,
@@ -333,6 +342,7 @@ class FaceProof:
             notes=tuple(notes),
             stages=stages,
             pair_thresholds=pair_thr,
+            subject_rows=subject_rows,
         )
 
     def distinguish(self, source: ImageSource, *, lang: Lang | None = None) -> AnalyzeResult:

@@ -38,7 +38,7 @@ def _open(db: str, fp: Any = None) -> Any:
 
 def _subject_embedding(fp: Any, source: str) -> Any:
     """The embedding of an image's dominant face (the member in a selfie or portrait)."""
-    from ..decision.profile import selfie_subject
+    from ..decision.subject import selfie_subject
     from ..errors import NoFaceError
 
     faces = fp.represent(source)

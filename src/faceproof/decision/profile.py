@@ -48,6 +48,7 @@ from .authenticity import AuthenticityRun
 from .policy import Policy
 from .quality import QualityIssue, assess_faces, inter_eye_distance
 from .results import PhotoCheck, PhotoStatus, ProfileCheck, Reason, SelfieCheck, SelfieStatus, Verdict
+from .subject import selfie_subject
 
 if TYPE_CHECKING:
     from ..runtime.detect import Detector
@@ -272,20 +273,6 @@ def _load(pipeline: Pipeline, source: ImageSource | ImageError) -> ImageArray:
     if isinstance(source, ImageError):
         raise source
     return pipeline.load_image(source)
-
-
-def face_size(face: Face) -> float:
-    """How large a face is, independent of where it looks: its box height (a head turned
-    sideways keeps its height while its inter-eye distance shrinks)."""
-    return face.bbox.y2 - face.bbox.y1
-
-
-def selfie_subject(faces: Sequence[Face], ratio: float) -> tuple[Face, list[Face]]:
-    """The selfie's subject, its dominant face (the tallest box), and the other faces at
-    least ``ratio`` of its size (bystanders smaller than that are not counted)."""
-    subject = max(faces, key=face_size)
-    others = [f for f in faces if f is not subject and face_size(f) >= ratio * face_size(subject)]
-    return subject, others
 
 
 def _selfie(

@@ -69,6 +69,10 @@ class VerifyResult:
     stages: np.ndarray | None = None
     #: each pair's threshold and pose bin (None: every pair was judged against ``threshold``)
     pair_thresholds: PairThresholds | None = None
+    #: per origin face: does it decide the code (the selfie's subject and faces of comparable
+    #: size); False for background faces (bystanders), whose pairs are reported but never
+    #: make the selfie's person "present". None: every origin face decides.
+    subject_rows: np.ndarray | None = None
 
     @classmethod
     def failed(
@@ -126,10 +130,14 @@ class VerifyResult:
 
     @property
     def best_pair(self) -> tuple[int, int] | None:
-        """(origin index, target index) of the closest pair, or None."""
+        """(origin index, target index) of the closest pair among the origin faces that
+        decide the code (``subject_rows``), or None."""
         if self.distances.size == 0:
             return None
-        i, j = np.unravel_index(int(np.argmin(self.distances)), self.distances.shape)
+        d = self.distances
+        if self.subject_rows is not None and self.subject_rows.any():
+            d = np.where(self.subject_rows[:, None], d, np.inf)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
         return int(i), int(j)
 
     @property
@@ -169,6 +177,9 @@ class VerifyResult:
                 "detector": self.detector,
                 "distances": _matrix_list(self.distances),
                 "matches": [[bool(v) for v in row] for row in self.matches],
+                "origin_bystanders": []
+                if self.subject_rows is None
+                else [int(i) for i in np.flatnonzero(~self.subject_rows)],
                 "best_pair": None if self.best_pair is None else list(self.best_pair),
                 "best_distance": None if self.best_distance is None else round(self.best_distance, 6),
                 "origin_faces": [f.to_dict() for f in self.origin_faces],

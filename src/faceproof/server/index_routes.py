@@ -22,7 +22,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..decision.profile import selfie_subject
+from ..decision.subject import selfie_subject
 from ..errors import InvalidArgument, NoFaceError
 from ..index import MemberIndex, ModelId
 from .common import ERROR_RESPONSES, check_threshold, report_response, server_timings

@@ -65,6 +65,11 @@ class VerifyResponse(_Open):
     matches: list[list[bool]]
     best_pair: list[int] | None
     best_distance: float | None
+    origin_bystanders: list[int] = Field(
+        default_factory=list,
+        description="origin faces under the policy's background_face_ratio of the selfie's subject: reported, "
+        "but a match of theirs does not make the selfie's person present",
+    )
     origin_faces: list[FaceOut]
     target_faces: list[FaceOut]
     timings_ms: dict[str, float]
