@@ -74,6 +74,28 @@ def test_pair_thresholds_matrix_per_pair():
     assert pt.describe(0, 0)["source"] == "table" and "test table" in pt.describe(0, 1)["source"]
 
 
+def small(face: Face, scale: float) -> Face:
+    """``face`` with its box scaled about its centre (a background face of its photo)."""
+    b = face.bbox
+    cx, cy, h = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2, (b.y2 - b.y1) * scale / 2
+    return Face(bbox=BBox(cx - h, cy - h, cx + h, cy + h), score=0.9, landmarks=face.landmarks, detector="fake")
+
+
+@pytest.mark.parametrize(
+    ("target_scale", "origin_scale", "want"),
+    [(1.0, 1.0, [[0, 2]]), (0.45, 1.0, [[0, 0]]), (0.5, 1.0, [[0, 2]]), (1.0, 0.3, [[0, 0], [0, 2]])],
+)
+def test_a_background_face_keeps_the_frontal_threshold(target_scale: float, origin_scale: float, want) -> None:
+    """The turned bins were calibrated on each image's subject: a face under half its
+    image's largest face (a bystander) keeps bin 0, the table's threshold, on either side."""
+    target = [turned(0.0, x=100.0), small(turned(-40.0, x=300.0), target_scale)]
+    # a second case: the origin's small face is turned (40 degrees from either target face's pose)
+    origin = [turned(0.0)] if origin_scale == 1.0 else [small(turned(40.0), origin_scale), turned(0.0, x=400.0)]
+    pt = TABLE.pair_thresholds("sface", Metric.COSINE, BASE, origin, target)
+    assert pt.bins.tolist() == want
+    assert np.allclose(pt.values, np.where(np.array(want) == 2, 0.72, 0.64))
+
+
 def test_a_face_without_landmarks_or_another_base_keeps_the_uniform_threshold():
     bare = Face(bbox=BBox(0, 0, 50, 50), score=0.9, landmarks=None, detector="fake")
     assert np.isnan(face_turns([bare])[0])

@@ -8,8 +8,10 @@ model without pose-aware entries, or a calibration that moves the table's value 
 uniform threshold, as in ``verify``.
 
 Under a face policy that compares several face pairs (``max``) a pair of images is
-accepted when any face pair is, and its pose bin, threshold and stage are those of the
-face pair that decided it (the one farthest below, or nearest above, its own threshold:
+accepted when any face pair is — except pairs of a background face of the first image
+(under the policy's ``background_face_ratio`` of its dominant face: ``verify``'s
+selfie-subject rule) — and its pose bin, threshold and stage are those of the face pair
+that decided it (the one farthest below, or nearest above, its own threshold:
 ``VerifyResult.to_report()['decisive_pair']``).
 
 The rates per pose bin (:func:`rates_by_pose_bin`) put the default verdicts and the
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..decision.subject import subject_rows_of
 from ..runtime.compare import Metric, distance_matrix
 from ..runtime.pipeline import Pipeline
 from ..runtime.thresholds import NO_POSE_BIN, face_turns
@@ -151,9 +154,13 @@ def default_verdicts(
             st = np.where(unsure, 2, 1).astype(np.int8)
         elif plan is not None:
             cascade_on = False  # images embedded without their no-flip pass: always-flip verdicts
-        matches = d <= limit
+        gap = d - limit
+        rows, _ = subject_rows_of(fa)  # the first image's bystanders never decide (verify's rule)
+        if rows is not None:
+            gap = np.where(rows[:, None], gap, np.inf)
+        matches = gap <= 0
         # the deciding face pair: the farthest below (or nearest above) its own threshold
-        i, j = np.unravel_index(int(np.argmin(d - limit)), d.shape)
+        i, j = np.unravel_index(int(np.argmin(gap)), d.shape)
         accepted[k] = bool(matches.any())
         dist[k], thr[k], stage[k] = float(d[i, j]), float(limit[i, j]), int(st[i, j])
         turns = face_turns([fa[i], fb[j]])

@@ -89,6 +89,20 @@ def load_calibration(path: str | Path) -> ThresholdTable:
         raise InvalidArgument(f"calibration file {path} is malformed: {exc}") from exc
 
 
+#: the pose-aware bins were calibrated on each image's centre face (its subject); a face
+#: smaller than this share of its image's largest face (box height) is a background face,
+#: outside what the calibration saw, and keeps the table's (frontal) threshold
+DOMINANT_FACE_RATIO = 0.5
+
+
+def dominant_faces(faces: Sequence[Face]) -> np.ndarray:
+    """Per face: at least ``DOMINANT_FACE_RATIO`` of the largest face's box height."""
+    heights = np.array([f.bbox.y2 - f.bbox.y1 for f in faces], np.float64)
+    if heights.size == 0:
+        return np.zeros(0, bool)
+    return heights >= DOMINANT_FACE_RATIO * heights.max()  # type: ignore[no-any-return]
+
+
 def face_turns(faces: Sequence[Face]) -> FloatArray:
     """Each face's turn away from frontal in degrees (:func:`~faceproof.runtime.pose.turn_angle`;
     NaN for a face without landmarks)."""
@@ -213,6 +227,9 @@ class PoseThresholds:
             return PairThresholds.uniform(base, shape)
         ya, yb = face_turns(origin), face_turns(target)
         bins = self.bins_of(ya[:, None] - yb[None, :]) if shape[0] and shape[1] else np.zeros(shape, np.int8)
+        # a background face of either image (not what the bins were calibrated on) keeps bin 0
+        dominant = dominant_faces(origin)[:, None] & dominant_faces(target)[None, :]
+        bins = np.where(dominant | (bins < 0), bins, np.int8(0)).astype(np.int8)
         table = np.asarray((base.value, *vals[1:]), np.float32)
         values = np.where(bins >= 0, table[np.maximum(bins, 0)], np.float32(base.value)).astype(np.float32)
         margins = None
