@@ -114,6 +114,9 @@ def visible3(lm: np.ndarray) -> np.ndarray:
     return estimate_similarity(p[idx], T[idx])
 
 
+#: variants whose chip is warped with the border replicated instead of black
+REPLICATE = {"base_replicate"}
+
 VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "base": base,
     "loose0.9": loose(0.9),
@@ -123,7 +126,27 @@ VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "projected0": projected_axis(0.0),
     "projected1": projected_axis(1.0),
     "visible3": visible3,
+    "tight1.05": loose(1.05),
+    "tight1.1": loose(1.1),
+    "base_replicate": base,
 }
+#: the variants measured in the first collect run (the docs' first table)
+FIRST = ("base", "loose0.9", "loose0.8", "upright_centroid", "upright_nose", "projected0", "projected1", "visible3")
+
+
+def _warp(image: np.ndarray, name: str, lm: np.ndarray) -> np.ndarray:
+    if name not in REPLICATE:
+        return warp(image, VARIANTS[name](lm), 112)
+    import cv2
+
+    out = cv2.warpAffine(
+        image,
+        np.asarray(VARIANTS[name](lm), np.float64),
+        (112, 112),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.asarray(out, np.uint8)
 
 
 # ---------------------------------------------------------------------------- collect
@@ -132,7 +155,7 @@ _lm_pipe = None
 _lm_predictor = None
 
 
-def _one(args: tuple[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _one(args: tuple[str, np.ndarray, tuple[str, ...], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     global _net
     import cv2
 
@@ -142,12 +165,17 @@ def _one(args: tuple[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     if _net is None:
         cv2.setNumThreads(1)
         _net = SFaceRecognizer()
-    path, lm = args
-    if not np.all(np.isfinite(lm)):
-        nan = np.full((len(VARIANTS), 128), np.nan, np.float32)
+    path, lm, names, mlm = args
+    nan = np.full((len(names), 128), np.nan, np.float32)
+    if not np.all(np.isfinite(lm)) or ("mirror_detected" in names and not np.all(np.isfinite(mlm))):
         return nan, nan
     image = load_image(Path(path))
-    chips = [warp(image, VARIANTS[v](lm), 112) for v in VARIANTS]
+    # "mirror_detected": the mirrored photo aligned with the landmarks YuNet found in it
+    # (what a second detection would give), instead of the mirror image of the chip
+    chips = [
+        warp(np.ascontiguousarray(image[:, ::-1]), base(mlm), 112) if v == "mirror_detected" else _warp(image, v, lm)
+        for v in names
+    ]
     return _net.forward(chips), _net.forward(chips, mirrored=True)
 
 
@@ -184,7 +212,7 @@ def _landmarks_one(args: tuple[str, np.ndarray, np.ndarray]) -> tuple[np.ndarray
         return nan5, mavg
     # the detected face whose landmarks are the cached centre face's
     face = min(faces, key=lambda f: float(np.abs(np.asarray(f.landmarks) - lm).sum()))
-    rect = DlibChipper._rect(face.bbox, w, h)  # noqa: SLF001 - the same box mapping as the chipper
+    rect = DlibChipper._rect(face.bbox, w, h)  # the chipper's box mapping
     shape = _lm_predictor(image, rect)
     pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
     five = np.stack([pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]])
@@ -223,14 +251,16 @@ def collect(args: argparse.Namespace) -> None:
         d = np.load(args.landmark_cache)
         index = {str(k): i for i, k in enumerate(d["keys"])}
         lms = [d[args.landmarks][index[k]] for k in keys]
-    jobs = [(j[0], lm) for j, lm in zip(jobs3, lms, strict=True)]
-    print(f"{len(jobs)} faces x {len(VARIANTS)} variants, landmarks: {args.landmarks}")
+    names = tuple(args.variants or FIRST)
+    jobs = [(j[0], lm, names, j[2]) for j, lm in zip(jobs3, lms, strict=True)]
+    print(f"{len(jobs)} faces x {len(names)} variants, landmarks: {args.landmarks}")
     with ProcessPoolExecutor(args.workers) as ex:
         rows = list(ex.map(_one, jobs, chunksize=16))
     np.savez(
         args.out,
         keys=np.array(keys),
-        variants=np.array(list(VARIANTS)),
+        variants=np.array(list(names)),
+        landmarks=np.array(args.landmarks),
         plain=np.stack([r[0] for r in rows]),
         mirrored=np.stack([r[1] for r in rows]),
     )
@@ -262,7 +292,7 @@ class Raw:
         out = object.__new__(Raw)
         out.__dict__.update(self.__dict__)
         out.plain, out.mirrored = self.plain.copy(), self.mirrored.copy()
-        if var is None or name == "base":
+        if var is None:
             return out
         j = list(var["variants"]).index(name)
         keys = {str(k): i for i, k in enumerate(var["keys"])}
@@ -469,19 +499,49 @@ def report(args: argparse.Namespace) -> None:
         "noflip": Pipeline(PipelineConfig(attributes=(), flip=False, pose_thresholds=False)).default_threshold.value,
     }
     cfp0, lfw0 = Raw(args.cfp), Raw(args.lfw)
-    var = np.load(args.variants) if args.variants else None
     mt = float(args.min_turn)
-    rows: list[tuple[str, Raw, Raw, PairFn | Cohort]] = []
-    names = list(var["variants"]) if var is not None else ["base"]
-    for name in names:
-        rows.append(
-            (
-                f"align: {name}",
-                cfp0.with_variant("cfp", var, name, mt),
-                lfw0.with_variant("lfw", var, name, mt),
-                d_flip_average,
+    rows: list[tuple[str, Raw, Raw, PairFn | Cohort]] = [
+        ("today (YuNet landmarks, 5-point fit)", cfp0, lfw0, d_flip_average)
+    ]
+    for vpath in args.variants:
+        var = np.load(vpath)
+        lm_label = str(var["landmarks"]) if "landmarks" in var else "yunet"
+        for name in var["variants"]:
+            if name == "mirror_detected":
+                continue  # a flip variant (below)
+            if name == "base" and lm_label == "yunet":
+                continue  # today's embeddings (the first row)
+            rows.append(
+                (
+                    f"align: {name}" + ("" if lm_label == "yunet" else f", {lm_label} landmarks"),
+                    cfp0.with_variant("cfp", var, str(name), mt),
+                    lfw0.with_variant("lfw", var, str(name), mt),
+                    d_flip_average,
+                )
             )
-        )
+    for vpath in args.variants[:1]:
+        var = np.load(vpath)
+        for name in ("loose0.9", "projected0", "upright_centroid"):
+            if name in list(var["variants"]):
+                c1, l1 = cfp0.with_variant("cfp", var, name, mt), lfw0.with_variant("lfw", var, name, mt)
+                c2, l2 = cfp0.with_variant("cfp", None, "", mt), lfw0.with_variant("lfw", None, "", mt)
+                for r1, r2 in ((c1, c2), (l1, l2)):
+                    ok = np.all(np.isfinite(r1.plain), axis=1) & (r1.turn >= mt)
+                    r2.plain[ok] = _unit(r2.plain[ok]) + _unit(r1.plain[ok])
+                    r2.mirrored[ok] = _unit(r2.mirrored[ok]) + _unit(r1.mirrored[ok])
+                rows.append((f"align ensemble: 5-point fit + {name} (embeddings summed)", c2, l2, d_flip_average))
+    for vpath in args.variants:
+        var = np.load(vpath)
+        if "mirror_detected" in list(var["variants"]):
+            j = list(var["variants"]).index("mirror_detected")
+            c2, l2 = cfp0.with_variant("cfp", None, "", mt), lfw0.with_variant("lfw", None, "", mt)
+            keys = {str(k): i for i, k in enumerate(var["keys"])}
+            for tag, rr in (("cfp", c2), ("lfw", l2)):
+                for p, i in rr.index.items():
+                    k = keys.get(f"{tag}:{p}")
+                    if k is not None and rr.turn[i] >= mt and np.all(np.isfinite(var["plain"][k, j])):
+                        rr.mirrored[i] = var["plain"][k, j]
+            rows.append(("flip: mirrored pass from a second detection on the mirrored photo", c2, l2, d_flip_average))
     rows += [
         ("flip: none for turned faces (w 0)", cfp0, lfw0, d_turn_weighted(mt, 0.0)),
         ("flip: mirrored weight 0.5 for turned faces", cfp0, lfw0, d_turn_weighted(mt, 0.5)),
@@ -493,7 +553,8 @@ def report(args: argparse.Namespace) -> None:
     print(f"variants applied to faces with turn >= {mt:g} deg; bins of |turn_a - turn_b| edges {edges}\n")
     print(
         "| idea | CFP-FP held out: acc. / FAR / TAR | FP impostors accepted per fold & bin (f1 <30, f1 >=30, "
-        "f2 <30, f2 >=30) | turned-bin thr. (f2-cal, f1-cal) | CFP-FP tune (in-sample) acc. | CFP-FF held out: acc. / FAR "
+        "f2 <30, f2 >=30) | turned-bin thr. (f2-cal, f1-cal) | CFP-FP tune (in-sample) acc. "
+        "| CFP-FF held out: acc. / FAR "
         "| LFW dev-test: acc. / FAR | CFP-FP 2-fold | TAR@FAR1e-3 FP / FF / LFW dev-test |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
@@ -518,6 +579,7 @@ def main() -> None:
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--landmarks", choices=("yunet", "dlib68", "mirror_avg"), default="yunet")
     c.add_argument("--landmark-cache", type=Path, default=None)
+    c.add_argument("--variants", nargs="+", choices=[*VARIANTS, "mirror_detected"], default=None)
     lm = sub.add_parser("landmarks")
     lm.add_argument("--cfp", type=Path, required=True)
     lm.add_argument("--lfw", type=Path, required=True)
@@ -526,7 +588,7 @@ def main() -> None:
     r = sub.add_parser("report")
     r.add_argument("--cfp", type=Path, required=True)
     r.add_argument("--lfw", type=Path, required=True)
-    r.add_argument("--variants", type=Path, default=None)
+    r.add_argument("--variants", type=Path, nargs="*", default=[])
     r.add_argument("--min-turn", type=float, default=30.0)
     args = ap.parse_args()
     if args.cmd == "collect":
