@@ -560,13 +560,59 @@ def report(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     P = pc.pct
     for label, c, lf, fn in rows:
-        o = evaluate(c, lf, fn, edges, base_t)
+        # without flip the frontal bin keeps the table's no-flip threshold
+        o = evaluate(c, lf, fn, edges, {**base_t, "flip": base_t["noflip"]} if fn is d_noflip else base_t)
         print(
             f"| {label} | {P(o['fp_acc'])} / {P(o['fp_far'])} / {P(o['fp_tar'])} | {', '.join(o['fp_bin_far'])} "
             f"| {o['thr'][0]:.4f}, {o['thr'][1]:.4f} | {P(o['tune_acc'])} | {P(o['ff_acc'])} / {P(o['ff_far'])} "
             f"| {P(o['lte_acc'])} / {P(o['lte_far'])} | {P(o['kfold'])} "
             f"| {P(o['tar3'])} / {P(o['ff_tar3'])} / {P(o['lte_tar3'])} |"
         )
+
+
+def tails(args: argparse.Namespace) -> None:
+    """The turned bin's closest impostor pairs (they pin its threshold) and the farthest
+    genuine pairs of CFP-FP, with distances; ``--sheet`` writes their aligned chips side by
+    side (a PNG, for looking, never into the repository)."""
+    import csv
+
+    import cv2
+
+    from faceproof.runtime.align import norm_crop
+    from faceproof.runtime.io import load_image
+
+    cfp = pc.Images.load(args.cfp)
+    d = np.load(args.cfp)
+    fp = pc.load_pairs("CFP-FP", pc.DATA / "cfp_dev/pairs_fp.csv", cfp)
+    with (pc.DATA / "cfp_dev/pairs_fp.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    imp = np.where((fp.labels == 0) & (fp.dturn >= 30))[0]
+    gen = np.where(fp.labels == 1)[0]
+    picks = [("closest impostor", i) for i in imp[np.argsort(fp.d1[imp])][: args.n]]
+    picks += [("farthest genuine", i) for i in gen[np.argsort(-np.nan_to_num(fp.d1[gen], posinf=9.0))][: args.n]]
+    print("| pair | fold | frontal | profile | flip distance | turn difference |")
+    print("|---|---|---|---|---|---|")
+    tiles = []
+    for kind, i in picks:
+        r = rows[i]
+        print(f"| {kind} | {r['fold']} | {r['path1']} | {r['path2']} | {fp.d1[i]:.4f} | {fp.dturn[i]:.1f}° |")
+        pair = []
+        for k in ("path1", "path2"):
+            j = cfp.index[r[k]]
+            ok = bool(d["ok"][j])
+            pair.append(
+                norm_crop(load_image(pc.DATA / "cfp_dev" / r[k]), d["landmarks"][j])
+                if ok
+                else np.zeros((112, 112, 3), np.uint8)
+            )
+        tiles.append(np.hstack(pair))
+    if args.sheet is not None:
+        cols = 4
+        while len(tiles) % cols:
+            tiles.append(np.zeros_like(tiles[0]))
+        sheet = np.vstack([np.hstack(tiles[k : k + cols]) for k in range(0, len(tiles), cols)])
+        cv2.imwrite(str(args.sheet), np.ascontiguousarray(sheet[:, :, ::-1]))
+        print(f"\nwrote {args.sheet}")
 
 
 def main() -> None:
@@ -590,8 +636,14 @@ def main() -> None:
     r.add_argument("--lfw", type=Path, required=True)
     r.add_argument("--variants", type=Path, nargs="*", default=[])
     r.add_argument("--min-turn", type=float, default=30.0)
+    t = sub.add_parser("tails")
+    t.add_argument("--cfp", type=Path, required=True)
+    t.add_argument("--n", type=int, default=8)
+    t.add_argument("--sheet", type=Path, default=None)
     args = ap.parse_args()
-    if args.cmd == "collect":
+    if args.cmd == "tails":
+        tails(args)
+    elif args.cmd == "collect":
         collect(args)
     elif args.cmd == "landmarks":
         landmarks(args)
