@@ -4,17 +4,32 @@ with the held-out protocol of ``bench/pose_calibrate.py`` (pose-aware thresholds
 one CFP fold's FP + FF pairs and LFW dev-train, measured on the other fold; LFW dev-test
 with the table fitted on both folds).
 
-Two steps. ``collect`` re-embeds, from the landmarks cached by ``bench/pose_collect.py``
+Steps. ``collect`` re-embeds, from the landmarks cached by ``bench/pose_collect.py``
 (YuNet, centre face), every CFP image and every LFW image whose turn is >= 20 degrees
-under each alignment variant (plain and mirrored chip, raw SFace outputs)::
+under the named alignment variants (plain and mirrored chip, raw SFace outputs);
+``landmarks`` finds two other landmark sets for the same faces (dlib's 68-point predictor
+in YuNet's box; YuNet's landmarks averaged with those of the mirrored photo)::
 
-    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect \\
-        --cfp /tmp/hard-cache/cfp.npz --lfw /tmp/hard-cache/lfw.npz --out /tmp/align-cache/variants.npz
+    A="--cfp /tmp/hard-cache/cfp.npz --lfw /tmp/hard-cache/lfw.npz"
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect $A --out /tmp/align-cache/variants.npz
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect $A \
+        --variants tight1.05 tight1.1 base_replicate --out /tmp/align-cache/variants2.npz
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py landmarks $A --out /tmp/align-cache/landmarks.npz
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect $A --variants base --landmarks dlib68 \
+        --landmark-cache /tmp/align-cache/landmarks.npz --out /tmp/align-cache/variants_dlib68.npz
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect $A --variants base --landmarks mirror_avg \
+        --landmark-cache /tmp/align-cache/landmarks.npz --out /tmp/align-cache/variants_mavg.npz
+    flock -s /tmp/faceproof-cpu.lock python bench/pose_align.py collect $A --variants mirror_detected \
+        --out /tmp/align-cache/variants_mdet.npz
 
-``report`` prints the Markdown tables docs/accuracy.md quotes (no model runs)::
+``report`` prints the Markdown table docs/accuracy.md quotes (no model runs)::
 
-    python bench/pose_align.py report --cfp /tmp/hard-cache/cfp.npz --lfw /tmp/hard-cache/lfw.npz \\
-        --variants /tmp/align-cache/variants.npz
+    python bench/pose_align.py report $A --variants /tmp/align-cache/variants.npz \
+        /tmp/align-cache/variants2.npz /tmp/align-cache/variants_dlib68.npz \
+        /tmp/align-cache/variants_mavg.npz /tmp/align-cache/variants_mdet.npz
+
+``tails`` lists the turned bin's closest impostor pairs and the farthest genuine pairs
+(``--sheet x.png`` draws their chips).
 
 A variant replaces the shipped embedding only for faces whose turn
 (:func:`faceproof.runtime.pose.turn_angle`) is >= ``--min-turn`` (30 degrees, the pose
@@ -129,6 +144,19 @@ VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tight1.05": loose(1.05),
     "tight1.1": loose(1.1),
     "base_replicate": base,
+}
+#: how the report names the variants
+LABELS = {
+    "loose0.9": "looser crop (5-point fit, chip zoomed out 10 %)",
+    "loose0.8": "looser crop (zoomed out 20 %)",
+    "tight1.05": "tighter crop (zoomed in 5 %)",
+    "tight1.1": "tighter crop (zoomed in 10 %)",
+    "upright_centroid": "no rotation beyond roll: eye-mouth axis upright and scaled, landmark centroid centred",
+    "upright_nose": "the same, nose tip on the template's nose column",
+    "projected0": "turned template: the frontal template turned by the face's own yaw (axis at the eyes)",
+    "projected1": "turned template, rotation axis 1 inter-eye distance behind the eyes (head centred)",
+    "visible3": "fit on the visible side only (near eye, nose tip, near mouth corner)",
+    "base_replicate": "5-point fit, border replicated instead of black",
 }
 #: the variants measured in the first collect run (the docs' first table)
 FIRST = ("base", "loose0.9", "loose0.8", "upright_centroid", "upright_nose", "projected0", "projected1", "visible3")
@@ -501,7 +529,7 @@ def report(args: argparse.Namespace) -> None:
     cfp0, lfw0 = Raw(args.cfp), Raw(args.lfw)
     mt = float(args.min_turn)
     rows: list[tuple[str, Raw, Raw, PairFn | Cohort]] = [
-        ("today (YuNet landmarks, 5-point fit)", cfp0, lfw0, d_flip_average)
+        ("**today**: YuNet landmarks, 5-point fit, flip", cfp0, lfw0, d_flip_average)
     ]
     for vpath in args.variants:
         var = np.load(vpath)
@@ -513,7 +541,15 @@ def report(args: argparse.Namespace) -> None:
                 continue  # today's embeddings (the first row)
             rows.append(
                 (
-                    f"align: {name}" + ("" if lm_label == "yunet" else f", {lm_label} landmarks"),
+                    "align: "
+                    + (
+                        LABELS.get(str(name), str(name))
+                        if lm_label == "yunet"
+                        else {
+                            "dlib68": "5-point fit on dlib 68-point landmarks (in YuNet's box)",
+                            "mirror_avg": "5-point fit on YuNet's landmarks averaged with the mirrored photo's",
+                        }[lm_label]
+                    ),
                     cfp0.with_variant("cfp", var, str(name), mt),
                     lfw0.with_variant("lfw", var, str(name), mt),
                     d_flip_average,
@@ -529,7 +565,7 @@ def report(args: argparse.Namespace) -> None:
                     ok = np.all(np.isfinite(r1.plain), axis=1) & (r1.turn >= mt)
                     r2.plain[ok] = _unit(r2.plain[ok]) + _unit(r1.plain[ok])
                     r2.mirrored[ok] = _unit(r2.mirrored[ok]) + _unit(r1.mirrored[ok])
-                rows.append((f"align ensemble: 5-point fit + {name} (embeddings summed)", c2, l2, d_flip_average))
+                rows.append((f"align ensemble: 5-point fit + {name} (unit embeddings summed)", c2, l2, d_flip_average))
     for vpath in args.variants:
         var = np.load(vpath)
         if "mirror_detected" in list(var["variants"]):
