@@ -626,6 +626,13 @@ def tails(args: argparse.Namespace) -> None:
     gen = np.where(fp.labels == 1)[0]
     picks = [("closest impostor", i) for i in imp[np.argsort(fp.d1[imp])][: args.n]]
     picks += [("farthest genuine", i) for i in gen[np.argsort(-np.nan_to_num(fp.d1[gen], posinf=9.0))][: args.n]]
+    g30 = fp.d1[(fp.labels == 1) & (fp.dturn >= 30)]
+    closest = float(np.min(fp.d1[imp]))
+    print(
+        f"turned bin: {len(g30)} genuine pairs, flip distance p50 / p80 / p90 "
+        + " / ".join(f"{v:.3f}" for v in np.percentile(g30, [50, 80, 90]))
+        + f"; {np.mean(g30 > closest):.1%} lie farther than the closest impostor ({closest:.4f})\n"
+    )
     print("| pair | fold | frontal | profile | flip distance | turn difference |")
     print("|---|---|---|---|---|---|")
     tiles = []
