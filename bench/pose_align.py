@@ -31,6 +31,10 @@ in YuNet's box; YuNet's landmarks averaged with those of the mirrored photo)::
 ``tails`` lists the turned bin's closest impostor pairs and the farthest genuine pairs
 (``--sheet x.png`` draws their chips).
 
+Why this module is long: one bench for one question (is our processing of turned faces
+the limit?), so the variants, their collection and the held-out report sit together;
+the protocol itself is imported from ``bench/pose_calibrate.py``.
+
 A variant replaces the shipped embedding only for faces whose turn
 (:func:`faceproof.runtime.pose.turn_angle`) is >= ``--min-turn`` (30 degrees, the pose
 bins' edge, fixed before any measurement), so frontal faces keep today's embeddings.
@@ -216,7 +220,6 @@ def _landmarks_one(args: tuple[str, np.ndarray, np.ndarray]) -> tuple[np.ndarray
     import dlib
 
     from faceproof import Pipeline, PipelineConfig
-    from faceproof.runtime.align import DlibChipper
     from faceproof.runtime.models import model_path
 
     if _lm_pipe is None:
@@ -240,7 +243,13 @@ def _landmarks_one(args: tuple[str, np.ndarray, np.ndarray]) -> tuple[np.ndarray
         return nan5, mavg
     # the detected face whose landmarks are the cached centre face's
     face = min(faces, key=lambda f: float(np.abs(np.asarray(f.landmarks) - lm).sum()))
-    rect = DlibChipper._rect(face.bbox, w, h)  # the chipper's box mapping
+    # YuNet's box mapped to a dlib-detector-like box, as runtime.align.DlibChipper does
+    b = face.bbox
+    side = 0.5 * ((b.x2 - b.x1) + (b.y2 - b.y1)) * 0.92
+    cx, cy = (b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0 + 0.06 * (b.y2 - b.y1)
+    left, top = round(max(0.0, cx - side / 2)), round(max(0.0, cy - side / 2))
+    right, bottom = round(min(w - 1.0, cx + side / 2)), round(min(h - 1.0, cy + side / 2))
+    rect = dlib.rectangle(left, top, max(right, left + 1), max(bottom, top + 1))
     shape = _lm_predictor(image, rect)
     pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
     five = np.stack([pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]])
