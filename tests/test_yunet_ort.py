@@ -105,6 +105,7 @@ def test_session_uses_one_thread_without_spinning(ort_yunet):
     opts = ort_yunet.session.get_session_options()
     assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert not opts.enable_cpu_mem_arena
 
 
 def test_unknown_engine_is_refused():

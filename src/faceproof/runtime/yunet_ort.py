@@ -140,8 +140,10 @@ def decode_yunet(
 
 
 class YuNetOrt:
-    """YuNet in an ONNX Runtime session (one intra-op thread, no spinning: a pool of
-    inference threads must not have idle threads burning the other core)."""
+    """YuNet in an ONNX Runtime session: one intra-op thread and no spinning (a pool of
+    inference threads must not have idle threads burning the other core), and no memory
+    arena (with it, the buffers of the largest image seen stay allocated: about 500 MB of
+    RSS after a 2,560-px image instead of 190 MB without, at the same speed)."""
 
     def __init__(
         self, model: bytes, score_threshold: float = 0.3, nms_threshold: float = 0.3, top_k: int = 5000
@@ -156,6 +158,7 @@ class YuNetOrt:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(fold_yunet_model(model), opts, providers=["CPUExecutionProvider"])
         self._names = [o.name for o in self._session.get_outputs()]
         self._input = self._session.get_inputs()[0].name
