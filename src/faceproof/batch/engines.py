@@ -93,7 +93,14 @@ def _pooled(
         while queue or inflight:
             while queue and len(inflight) < 2 * workers:
                 part = queue.popleft()
-                inflight[pool.submit(_run_local, part)] = part
+                try:
+                    inflight[pool.submit(_run_local, part)] = part
+                except BrokenProcessPool:  # a worker died since the last wait: the pool takes no more
+                    queue.appendleft(part)  # never started: back to the queue, for the next pool
+                    for taken in inflight.values():
+                        lost.extend(taken)
+                    inflight.clear()
+                    return lost
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in finished:
                 part = inflight.pop(fut)
