@@ -250,7 +250,7 @@ def test_cache_keeps_landmarks_and_no_flip_embeddings(tmp_path):
     a, _ = pair_images("a.jpg", 20.0, 0.0, 0.3, 0.4)
     (tmp_path / "a.jpg").write_bytes(b"x")
     cache = EmbeddingCache(tmp_path / "cache", ClientConfig(), tmp_path)
-    assert cache.file.name.endswith("-v2.npz")
+    assert cache.file.name.endswith("-v3.npz")
     old = ImageFaces("b.jpg", 10, 10, a.boxes, a.scores, a.embeddings, a.norms)  # no landmarks, no plain
     (tmp_path / "b.jpg").write_bytes(b"y")
     cache.save({"a.jpg": a, "b.jpg": old})

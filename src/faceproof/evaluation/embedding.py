@@ -235,9 +235,10 @@ def _process_init(threads: int) -> None:
     cv2.setNumThreads(threads)
 
 
-#: the layout of a cache file (2: landmarks and no-flip embeddings added); in its name, so
-#: a file of another layout is never read
-CACHE_SCHEMA = 2
+#: the layout of a cache file (2: landmarks and no-flip embeddings added; 3: the same layout,
+#: made by YuNet on ONNX Runtime, whose faces differ from cv2.FaceDetectorYN's by up to
+#: ~1e-4 px); in its name, so a file of another layout or engine is never read
+CACHE_SCHEMA = 3
 
 
 class EmbeddingCache:
