@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..runtime.thresholds import dominant_faces
 from ..types import Face
 from .policy import Policy
 
@@ -26,8 +27,7 @@ def subject_rows_of(faces: Sequence[Face]) -> tuple[np.ndarray | None, float]:
     ratio = Policy.default().background_face_ratio
     if len(faces) < 2:
         return None, ratio
-    subject, others = selfie_subject(faces, ratio)
-    rows = np.array([f is subject or any(f is o for o in others) for f in faces], dtype=bool)
+    rows = dominant_faces(faces, ratio)  # the subject and the faces selfie_subject counts beside it
     return (None if rows.all() else rows), ratio
 
 

@@ -95,12 +95,12 @@ def load_calibration(path: str | Path) -> ThresholdTable:
 DOMINANT_FACE_RATIO = 0.5
 
 
-def dominant_faces(faces: Sequence[Face]) -> np.ndarray:
-    """Per face: at least ``DOMINANT_FACE_RATIO`` of the largest face's box height."""
+def dominant_faces(faces: Sequence[Face], ratio: float = DOMINANT_FACE_RATIO) -> np.ndarray:
+    """Per face: at least ``ratio`` of the largest face's box height."""
     heights = np.array([f.bbox.y2 - f.bbox.y1 for f in faces], np.float64)
     if heights.size == 0:
         return np.zeros(0, bool)
-    return heights >= DOMINANT_FACE_RATIO * heights.max()  # type: ignore[no-any-return]
+    return heights >= ratio * heights.max()  # type: ignore[no-any-return]
 
 
 def face_turns(faces: Sequence[Face]) -> FloatArray:
