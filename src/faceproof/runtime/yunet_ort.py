@@ -40,26 +40,14 @@ _DIVISOR = 32
 
 
 def fold_yunet_model(data: bytes) -> bytes:
-    """The YuNet graph with its constant weight dequantisation folded in and free input
-    and output sizes (see the module doc); ``data`` is the installed ONNX file."""
-    import onnx
-    from onnx import helper, numpy_helper
+    """The YuNet graph with its constant weight dequantisation folded in
+    (:func:`.onnx_fold.fold_constant_weights`) and free input and output sizes (see the
+    module doc); ``data`` is the installed ONNX file."""
+    from .onnx_fold import fold_constant_weights
 
-    model = onnx.load_from_string(data)
+    model = fold_constant_weights(data)
     graph = model.graph
-    consts: dict[str, np.ndarray] = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    kept = []
-    for node in graph.node:
-        if node.op_type == "DequantizeLinear" and all(name in consts for name in node.input):
-            consts[node.output[0]] = _dequantize(node, consts, helper)
-        elif node.op_type == "Reshape" and all(name in consts for name in node.input):
-            consts[node.output[0]] = consts[node.input[0]].reshape(consts[node.input[1]])
-        else:
-            kept.append(node)
-    used = {name for node in kept for name in node.input}
-    initializers = [numpy_helper.from_array(value, name) for name, value in consts.items() if name in used]
-    inputs = [vi for vi in graph.input if vi.name not in consts]
-    for vi in inputs:
+    for vi in graph.input:
         for dim, name in zip(vi.type.tensor_type.shape.dim[2:], ("height", "width"), strict=True):
             dim.ClearField("dim_value")
             dim.dim_param = name
@@ -67,31 +55,7 @@ def fold_yunet_model(data: bytes) -> bytes:
         dim = vi.type.tensor_type.shape.dim[1]
         dim.ClearField("dim_value")
         dim.dim_param = f"anchors_{vi.name.rsplit('_', 1)[-1]}"
-    folded = helper.make_graph(kept, graph.name, inputs, list(graph.output), initializers)
-    out = helper.make_model(folded, opset_imports=list(model.opset_import))
-    out.ir_version = model.ir_version
-    return bytes(out.SerializeToString())
-
-
-def _dequantize(node: Any, consts: dict[str, np.ndarray], helper: Any) -> np.ndarray:
-    q = consts[node.input[0]]
-    scale = consts[node.input[1]].astype(np.float32)
-    zero = consts[node.input[2]] if len(node.input) > 2 else np.zeros(scale.shape, q.dtype)
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    block = int(attrs.get("block_size", 0))
-    if block and scale.ndim == q.ndim and scale.size > 1:
-        axis = int(attrs.get("axis", 1)) % q.ndim
-        take = [slice(None)] * q.ndim
-        take[axis] = slice(0, q.shape[axis])
-        scale = np.repeat(scale, block, axis=axis)[tuple(take)]
-        zero = np.repeat(zero, block, axis=axis)[tuple(take)]
-    elif scale.ndim == 1 and scale.size > 1 and q.ndim > 1:  # per-axis
-        axis = int(attrs.get("axis", 1)) % q.ndim
-        shape = [1] * q.ndim
-        shape[axis] = scale.size
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
-    diff = (q.astype(np.int32) - zero.astype(np.int32)).astype(np.float32)
-    return (diff * scale).astype(np.float32)
+    return bytes(model.SerializeToString())
 
 
 def decode_yunet(

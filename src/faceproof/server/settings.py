@@ -68,6 +68,7 @@ class ServiceSettings:
     attributes: tuple[str, ...] = ("gender", "age")  # () switches gender/age off
     min_confidence: float | None = None
     flip: bool | None = None  # mirrored-face test-time augmentation; None = the library's default
+    precision: str = "f32"  # SFace's arithmetic: f32 (calibrated) or bf16 (OpenVINO, cheaper; docs/performance.md)
     calibration: str | None = None
     policy: str | None = None  # JSON file overriding data/policy.json (check-profile's knobs); None = built-in
     lang: str = "ko"
@@ -302,6 +303,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "attributes": lambda _k, raw: tuple(a.lower() for a in parse_csv(raw)),
     "min_confidence": _optional_float,
     "flip": _optional_bool,
+    "precision": _lower_choice("f32", "bf16"),
     "calibration": _optional_text,
     "policy": _optional_text,
     "lang": _lower_choice("ko", "en"),

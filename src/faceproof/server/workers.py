@@ -82,6 +82,7 @@ def pipeline_config(settings: ServiceSettings, model: str | None = None) -> Pipe
         limits=ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels),
         url_policy=URLPolicy(enabled=False),
         max_faces=settings.max_faces,
+        precision=settings.precision if name == "sface" else "f32",
         **options,
     )
 
