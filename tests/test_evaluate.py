@@ -218,6 +218,10 @@ def test_embedding_cache_round_trip_and_invalidation(tmp_path):
     assert set(cache.load()) == {"b.jpg"}
     other = EmbeddingCache(tmp_path / "cache", ClientConfig(flip=True), tmp_path)
     assert other.file != cache.file
+    # bfloat16 embeddings are another configuration: never read as float32 ones
+    bf16 = ClientConfig(flip=False, precision="bf16")
+    assert bf16.resolved().precision == "bf16" and bf16.pipeline_config().precision == "bf16"
+    assert EmbeddingCache(tmp_path / "cache", bf16, tmp_path).file != cache.file
 
 
 # ---------------------------------------------------------------------------- real model

@@ -122,6 +122,13 @@ def _embed(pairs: Any, root: Path, config: Any, workers: int, backend: str, cach
     help="Calibration file whose thresholds replace the built-in ones.",
 )
 @flip_opt
+@click.option(
+    "--precision",
+    type=click.Choice(["f32", "bf16"]),
+    default="f32",
+    show_default=True,
+    help="SFace's arithmetic (bf16: what the cheaper setting does to the numbers).",
+)
 @click.option("--folds", type=click.IntRange(2, None), default=10, show_default=True)
 @seed_opt
 @workers_opt
@@ -150,6 +157,7 @@ def evaluate_cmd(
     threshold: float | None,
     calibration: Path | None,
     flip: bool | None,
+    precision: str,
     folds: int,
     seed: int,
     workers: int,
@@ -170,7 +178,7 @@ def evaluate_cmd(
     Metric.parse(metric)  # fail fast on a bad metric, before any embedding
     pairs, root_ = _load(pairs_file, root, limit)
     groups = load_groups(groups_file) if groups_file is not None else None
-    config = ClientConfig(detector=detector, model=model, flip=flip).resolved()
+    config = ClientConfig(detector=detector, model=model, flip=flip, precision=precision).resolved()
     images = _embed(pairs, root_, config, workers, backend, cache_dir)
     report = evaluate(
         pairs,

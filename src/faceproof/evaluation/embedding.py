@@ -9,6 +9,7 @@ plain and one mirrored pass per face, as ``verify`` computes them."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -57,6 +58,7 @@ class ClientConfig:
     model: str = "sface"
     flip: bool | None = None  # None: the pipeline's default
     min_detection_confidence: float | None = None
+    precision: str = "f32"  # SFace's arithmetic (PipelineConfig.precision)
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline configuration (no attribute model: evaluation never needs it)."""
@@ -66,6 +68,7 @@ class ClientConfig:
             model=self.model,
             min_detection_confidence=self.min_detection_confidence,
             attributes=(),
+            precision=self.precision,
             **options,
         )
 
@@ -76,7 +79,7 @@ class ClientConfig:
         """This configuration with ``flip`` made explicit (the pipeline's default filled in)."""
         if self.flip is not None:
             return self
-        return ClientConfig(self.detector, self.model, self.pipeline_config().flip, self.min_detection_confidence)
+        return dataclasses.replace(self, flip=self.pipeline_config().flip)
 
     def key(self) -> str:
         """A digest naming this configuration and the weights it runs (cache directories)."""
