@@ -283,6 +283,13 @@ def main() -> None:
     ap.add_argument(
         "--verify-only", action="store_true", help="only the verify comparison (cascade / always-flip / no flip)"
     )
+    ap.add_argument(
+        "--rss-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the peak RSS, in N fresh processes (PYTHONPATH=<tree>/src measures another tree)",
+    )
     args = ap.parse_args()
 
     import cv2
@@ -305,6 +312,15 @@ def main() -> None:
     datas = [jpeg_at(args.photos / p, 640) for p in SINGLE_FACE_640]
     big = jpeg_at(args.photos / GROUP_2000, 2000)
     r = args.repeat
+    if args.rss_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = [Path(tmp) / "a.jpg", Path(tmp) / "b.jpg"]
+            for path, data in zip(paths, datas[:2], strict=True):
+                path.write_bytes(data)
+            code = RSS_CODE.format(flip="flip=True", images=tuple(str(p) for p in paths))
+            peaks = [run_python(code)["peak_rss_mb"] for _ in range(args.rss_only)]
+        print(f"peak RSS (verify + distinguish, fresh processes): {', '.join(f'{v:.0f}' for v in peaks)} MB")
+        return
 
     if not args.verify_only:
         res["load"] = run_python(LOAD_CODE)
