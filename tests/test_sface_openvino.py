@@ -69,3 +69,25 @@ def test_pipeline_config_checks_precision():
         PipelineConfig(precision="int8")
     with pytest.raises(errors.InvalidArgument, match="sface model only"):
         PipelineConfig(model="dlib", precision="bf16")
+
+
+def test_openvino_is_loaded_without_its_usage_telemetry(tmp_path):
+    """``import openvino`` alone writes ~/intel/openvino_ga_cid and counters and queues a
+    Google Analytics event; through faceproof it does neither (fresh process, own HOME)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from faceproof.runtime.embed import SFaceRecognizer\n"
+        "out = SFaceRecognizer().forward([np.zeros((112, 112, 3), np.uint8)])\n"
+        "assert out.shape == (1, 128)\n"
+        "import openvino.tools.ovc.telemetry_utils as tu\n"
+        "print(tu.tm.__name__, 'openvino_telemetry' in sys.modules)\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "CI": ""}  # CI=true would switch it off by itself
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "False"]
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,14 @@ runs one worker per core), in the precision asked for:
   cheaper again; embeddings move by up to cosine 6e-4 from float32 and pair scores by up
   to about 0.02 (docs/performance.md measures what that does to verdicts). On a CPU
   without native bfloat16 OpenVINO runs float32.
+
+OpenVINO's ``import openvino`` initialises the usage telemetry of its model converter
+(``openvino_telemetry``): without a consent file it writes a client id and counters under
+``~/intel`` and sends an "import" event to Google Analytics. A face-verification library
+must not do either, so :func:`import_openvino` imports it with ``openvino_telemetry``
+masked, and the converter falls back to its own no-op stub (nothing here converts models
+with it). Applications that import ``openvino`` themselves before faceproof get whatever
+they configured.
 """
 
 from __future__ import annotations
@@ -25,13 +33,30 @@ import numpy as np
 
 from ..errors import InvalidArgument
 
-__all__ = ["PRECISIONS", "SFaceOpenVINO"]
+__all__ = ["PRECISIONS", "SFaceOpenVINO", "import_openvino"]
 
 #: the precisions :class:`SFaceOpenVINO` accepts
 PRECISIONS: tuple[str, ...] = ("f32", "bf16")
 
 _INPUT = "data"
 _SIDE = 112
+
+
+def import_openvino() -> Any:
+    """``openvino``, imported without its usage telemetry (see the module doc)."""
+    import sys
+
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    masked = "openvino_telemetry" not in sys.modules
+    if masked:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # its import raises ImportError
+    try:
+        import openvino
+    finally:
+        if masked and sys.modules.get("openvino_telemetry", 0) is None:
+            del sys.modules["openvino_telemetry"]
+    return openvino
 
 
 class SFaceOpenVINO:
@@ -41,9 +66,9 @@ class SFaceOpenVINO:
     def __init__(self, model: bytes, precision: str = "f32") -> None:
         if precision not in PRECISIONS:
             raise InvalidArgument(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        import openvino as ov
-
         from .onnx_fold import fold_constant_weights
+
+        ov = import_openvino()
 
         self.precision = precision
         core = ov.Core()
