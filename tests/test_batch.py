@@ -303,8 +303,9 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, lfw)
 
 def test_ctrl_c_writes_finished_rows_then_resume_completes(tmp_path, lfw):
     # enough rows that the interruption lands mid-job on a quiet machine too (12 rows could
-    # all be done between the progress line and the signal)
-    pairs = lfw_pairs(lfw, 25, 25)
+    # all be done between the progress line and the signal; since SFace runs on OpenVINO,
+    # 50 rows could too: the first progress line comes after a second)
+    pairs = lfw_pairs(lfw, 75, 75)
     manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -342,7 +343,7 @@ def _pool_workers(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_its_rows_redone(tmp_path, lfw):
-    pairs = lfw_pairs(lfw, 25, 25)  # the kill must land mid-job, on a quiet machine too
+    pairs = lfw_pairs(lfw, 75, 75)  # the kill must land mid-job, on a quiet machine too
     manifest = write_csv(tmp_path / "pairs.csv", ["path1", "path2"], [[a, b] for a, b, _ in pairs])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -364,3 +365,21 @@ def test_a_worker_killed_mid_job_is_replaced_and_its_rows_redone(tmp_path, lfw):
     assert all(r["ok"] for r in results)
     assert "a worker process died; retrying" in rest  # the pool was replaced, the rows retried alone
     assert len({r["worker"] for r in results}) >= 2  # the first pool's workers and the new pool's
+
+
+def test_ctrl_c_is_recorded_and_raised_only_where_the_engine_waits():
+    """SIGINT inside the engine sets a flag (no KeyboardInterrupt in the middle of
+    concurrent.futures' locks); the engine raises it at its next wait; the handler that was
+    there before comes back."""
+    from faceproof.batch.engines import _check, _sigint_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_deferred() as interrupted:
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while not interrupted.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+        assert interrupted.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            _check(interrupted)
+    assert signal.getsignal(signal.SIGINT) is before

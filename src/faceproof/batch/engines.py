@@ -10,6 +10,10 @@ engines share one resume and one exactly-once rule.
   (segfault, OOM kill) breaks the pool: the rows that were in flight are then tried
   again alone, one at a time, in a one-worker pool; a row that kills its worker there is
   recorded as ``worker_crashed`` instead of being tried forever; then a new pool goes on.
+  Ctrl-C (SIGINT) is recorded by a handler and raised as ``KeyboardInterrupt`` only where
+  the engine waits (every 0.2 s): raised asynchronously inside ``concurrent.futures.wait``
+  it could leave a waiter's lock held, and the pool's manager thread, blocked on it, then
+  hung the interpreter's exit for good.
 * :func:`ray_engine`: Ray Data, ``map_batches`` over an actor pool of ``workers`` actors,
   each holding one Worker (``faceproof[ray]``). ``address`` joins an existing cluster;
   without it a local Ray instance with ``workers`` CPUs is started and shut down at the end.
@@ -23,10 +27,13 @@ import math
 import resource
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import BackendUnavailable, InvalidArgument
@@ -74,6 +81,31 @@ def _run_local(tasks: list[dict[str, Any]]) -> Batch:
     return records, {_WORKER.name: _peak_rss_mb()}
 
 
+#: how often a waiting engine looks at a recorded Ctrl-C
+_POLL_S = 0.2
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[threading.Event]:
+    """While open (in the main thread), SIGINT only sets the event it yields; the engine
+    raises ``KeyboardInterrupt`` itself where it is safe (see the module doc)."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _check(interrupted: threading.Event) -> None:
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+
+
 def _pool(spec: WorkerSpec, workers: int) -> ProcessPoolExecutor:
     import multiprocessing
 
@@ -82,7 +114,7 @@ def _pool(spec: WorkerSpec, workers: int) -> ProcessPoolExecutor:
 
 
 def _pooled(
-    spec: WorkerSpec, queue: deque[list[dict[str, Any]]], workers: int
+    spec: WorkerSpec, queue: deque[list[dict[str, Any]]], workers: int, interrupted: threading.Event
 ) -> Generator[Batch, None, list[dict[str, Any]]]:
     """Chunks from ``queue`` on one pool until it is empty or a worker dies; returns the
     rows that were in flight when it died."""
@@ -101,7 +133,8 @@ def _pooled(
                         lost.extend(taken)
                     inflight.clear()
                     return lost
-            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(inflight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            _check(interrupted)
             for fut in finished:
                 part = inflight.pop(fut)
                 try:
@@ -120,7 +153,7 @@ def _pooled(
         pool.shutdown(wait=not lost and not inflight, cancel_futures=True)
 
 
-def _isolated(spec: WorkerSpec, suspects: deque[dict[str, Any]]) -> Iterator[Batch]:
+def _isolated(spec: WorkerSpec, suspects: deque[dict[str, Any]], interrupted: threading.Event) -> Iterator[Batch]:
     """Rows that were in flight when a worker died, alone in a one-worker pool, one at a
     time: a row that kills its worker here is the culprit and gets ``worker_crashed``."""
     pool = _pool(spec, 1)
@@ -128,7 +161,14 @@ def _isolated(spec: WorkerSpec, suspects: deque[dict[str, Any]]) -> Iterator[Bat
         while suspects:
             task = suspects.popleft()
             try:
-                yield pool.submit(_run_local, [task]).result()
+                future = pool.submit(_run_local, [task])
+                while True:
+                    try:
+                        result = future.result(timeout=_POLL_S)
+                        break
+                    except FutureTimeout:
+                        _check(interrupted)
+                yield result
             except BrokenProcessPool:
                 msg = "the worker process died while processing this row alone (crash or out of memory)"
                 yield [error_record(task, spec.operation, "worker_crashed", msg)], {}
@@ -143,11 +183,14 @@ def local_engine(spec: WorkerSpec, tasks: list[dict[str, Any]], *, workers: int 
     if workers < 1:
         raise InvalidArgument("workers must be >= 1")
     queue: deque[list[dict[str, Any]]] = deque(tasks[i : i + chunk] for i in range(0, len(tasks), chunk))
-    while queue:
-        lost = yield from _pooled(spec, queue, workers)
-        if lost:
-            logger.warning("a worker process died; retrying the %d rows it may have taken, one at a time", len(lost))
-            yield from _isolated(spec, deque(lost))
+    with _sigint_deferred() as interrupted:
+        while queue:
+            lost = yield from _pooled(spec, queue, workers, interrupted)
+            if lost:
+                logger.warning(
+                    "a worker process died; retrying the %d rows it may have taken, one at a time", len(lost)
+                )
+                yield from _isolated(spec, deque(lost), interrupted)
 
 
 # ----------------------------------------------------------------------------- Ray Data
