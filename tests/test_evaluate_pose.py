@@ -29,6 +29,7 @@ from faceproof.evaluation import (
     rates_of,
     write_report,
 )
+from faceproof.evaluation.embedding import CACHE_SCHEMA
 from faceproof.evaluation.verdicts import NO_FACE_BIN, default_verdicts, pose_bin_label, rates_by_pose_bin
 from faceproof.runtime.compare import Metric
 from faceproof.runtime.thresholds import NO_POSE_BIN
@@ -250,7 +251,7 @@ def test_cache_keeps_landmarks_and_no_flip_embeddings(tmp_path):
     a, _ = pair_images("a.jpg", 20.0, 0.0, 0.3, 0.4)
     (tmp_path / "a.jpg").write_bytes(b"x")
     cache = EmbeddingCache(tmp_path / "cache", ClientConfig(), tmp_path)
-    assert cache.file.name.endswith("-v3.npz")
+    assert cache.file.name.endswith(f"-v{CACHE_SCHEMA}.npz")
     old = ImageFaces("b.jpg", 10, 10, a.boxes, a.scores, a.embeddings, a.norms)  # no landmarks, no plain
     (tmp_path / "b.jpg").write_bytes(b"y")
     cache.save({"a.jpg": a, "b.jpg": old})
