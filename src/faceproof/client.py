@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .codes import AnalyzeCode, Lang, VerifyCode, analyze_code_for_error, check_lang, verify_code_for_error
 from .errors import FaceProofError, InvalidArgument, NoFaceError, Role
 from .runtime.align import MIN_CROP_SIZE, padded_crop
@@ -295,17 +293,15 @@ class FaceProof:
             from .runtime.cascade import cascade_compare
 
             t0, _, margin = plan
-            t0_pairs = self.pipeline.pair_thresholds(
-                _faces_of(sides["origin"]), _faces_of(sides["target"]), metric_, None, flip=False
+            t0_pairs, margins = self.pipeline.cascade_first_stage(
+                _faces_of(sides["origin"]), _faces_of(sides["target"]), metric_
             )
-            # a turned pair's bin has its own, wider margin (flip changes its distance more)
-            margins = margin if t0_pairs.margins is None else np.fmax(np.float32(margin), t0_pairs.margins)
             out = cascade_compare(
                 self.recognizer,  # type: ignore[arg-type]
                 sides["origin"],
                 sides["target"],
                 metric_,
-                t0_pairs.values,
+                t0_pairs,
                 pair_thr.values,
                 margins,
             )

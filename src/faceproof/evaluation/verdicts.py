@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..decision.subject import subject_rows_of
+from ..runtime.cascade import unsure_pairs
 from ..runtime.compare import Metric, distance_matrix
 from ..runtime.pipeline import Pipeline
 from ..runtime.thresholds import NO_POSE_BIN, face_turns
@@ -141,15 +142,10 @@ def default_verdicts(
         d = distance_matrix(a.vectors(ra, metric_), b.vectors(rb, metric_), metric_)
         st = np.full(d.shape, 2, np.int8)
         if plan is not None and a.has_plain and b.has_plain:
-            _, _, margin = plan
-            t0 = pipeline.pair_thresholds(fa, fb, metric_, None, flip=False)
-            margins = (
-                np.full(d.shape, margin) if t0.margins is None else np.fmax(np.float32(margin), t0.margins)
-            ).astype(np.float64)
-            t0v = t0.values.astype(np.float64)
+            t0v, margins = pipeline.cascade_first_stage(fa, fb, metric_)
             d0 = distance_matrix(a.plain_vectors(ra), b.plain_vectors(rb), metric_)
             # the cascade: a pair farther than its margin (at least |t1 - t0|) from t0 is decided without flip
-            unsure = np.abs(d0 - t0v) <= np.maximum(margins, np.abs(limit - t0v))
+            unsure = unsure_pairs(d0, t0v, t1.values, margins)
             d = np.where(unsure, d, d0)
             st = np.where(unsure, 2, 1).astype(np.int8)
         elif plan is not None:

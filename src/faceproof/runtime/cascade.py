@@ -34,7 +34,15 @@ from ..types import Face, FloatArray, ImageArray
 from .compare import Metric, distance_matrix, similarity_matrix
 from .embed import flip_average, l2_normalize
 
-__all__ = ["CASCADE_METRICS", "CascadeMargins", "CascadeOutcome", "PlainSide", "cascade_compare", "embed_plain"]
+__all__ = [
+    "CASCADE_METRICS",
+    "CascadeMargins",
+    "CascadeOutcome",
+    "PlainSide",
+    "cascade_compare",
+    "embed_plain",
+    "unsure_pairs",
+]
 
 CASCADE_METRICS: tuple[Metric, ...] = (Metric.COSINE, Metric.EUCLIDEAN_L2)
 
@@ -118,6 +126,17 @@ def _refine(recognizer: TwoPassRecognizer, side: PlainSide, rows: np.ndarray) ->
     return unit, tuple(faces)
 
 
+def unsure_pairs(
+    d0: np.ndarray, t0: float | np.ndarray, t1: float | np.ndarray, margin: float | np.ndarray
+) -> np.ndarray:
+    """The pairs the no-flip stage leaves open: no-flip distance ``d0`` within the margin of
+    the no-flip threshold ``t0``, the margin widened to ``|t1 - t0|`` where the thresholds
+    are farther apart (``verify``'s cascade and ``evaluate``'s reproduction of it)."""
+    t0_ = np.asarray(t0, np.float32)
+    width = np.maximum(np.asarray(margin, np.float32), np.abs(np.asarray(t1, np.float32) - t0_))
+    return np.broadcast_to(np.abs(d0 - t0_) <= width, np.shape(d0))
+
+
 def cascade_compare(
     recognizer: TwoPassRecognizer,
     origin: PlainSide,
@@ -142,10 +161,8 @@ def cascade_compare(
     b0 = np.stack([f.embedding for f in target.faces if f.embedding is not None])
     d0 = distance_matrix(a0, b0, metric)
     s0 = similarity_matrix(a0, b0)
-    t0_ = np.asarray(t0, np.float32)
     t1_ = np.asarray(t1, np.float32)
-    width = np.maximum(np.asarray(margin, np.float32), np.abs(t1_ - t0_))
-    unsure: np.ndarray = np.broadcast_to(np.abs(d0 - t0_) <= width, d0.shape)
+    unsure = unsure_pairs(d0, t0, t1, margin)
     a1, origin_faces = _refine(recognizer, origin, np.asarray(unsure.any(axis=1)))
     b1, target_faces = _refine(recognizer, target, np.asarray(unsure.any(axis=0)))
     dist, sim = d0.copy(), s0.copy()

@@ -323,6 +323,20 @@ class Pipeline:
         t1 = self.threshold_for(metric).value
         return t0, t1, self.cascade_margins.margin(metric)
 
+    def cascade_first_stage(
+        self, origin: Sequence[Face], target: Sequence[Face], metric: Metric
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The cascade's first stage for every (origin, target) face pair: its no-flip
+        threshold and its margin (the cascade's, or its pose bin's where that is wider: flip
+        changes a turned pair's distance more). Only when :meth:`cascade_plan` is not None."""
+        if self.cascade_margins is None:
+            raise InvalidArgument("this pipeline does not run the cascade")
+        margin = np.float32(self.cascade_margins.margin(metric))
+        first = self.pair_thresholds(origin, target, metric, None, flip=False)
+        shape = (len(origin), len(target))
+        margins = np.full(shape, margin, np.float32) if first.margins is None else np.fmax(margin, first.margins)
+        return first.values, margins
+
     # ------------------------------------------------------------------ stages
 
     def load_image(self, source: ImageSource) -> ImageArray:
