@@ -18,7 +18,7 @@ __all__ = ["face_size", "selfie_subject", "subject_rows_of"]
 def face_size(face: Face) -> float:
     """How large a face is, independent of where it looks: its box height (a head turned
     sideways keeps its height while its inter-eye distance shrinks)."""
-    return face.bbox.y2 - face.bbox.y1
+    return face.bbox.height
 
 
 def subject_rows_of(faces: Sequence[Face]) -> tuple[np.ndarray | None, float]:

@@ -97,7 +97,7 @@ DOMINANT_FACE_RATIO = 0.5
 
 def dominant_faces(faces: Sequence[Face], ratio: float = DOMINANT_FACE_RATIO) -> np.ndarray:
     """Per face: at least ``ratio`` of the largest face's box height."""
-    heights = np.array([f.bbox.y2 - f.bbox.y1 for f in faces], np.float64)
+    heights = np.array([f.bbox.height for f in faces], np.float64)
     if heights.size == 0:
         return np.zeros(0, bool)
     return heights >= ratio * heights.max()  # type: ignore[no-any-return]
