@@ -60,6 +60,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def absent_photo(index: int, face: object) -> object:
+    """A profile photo checked as ``person_absent`` whose one face is its main face (for
+    ``consistent_other_person``)."""
+    from faceproof.decision.results import PhotoCheck, PhotoStatus
+
+    return PhotoCheck(
+        index,
+        PhotoStatus.PERSON_ABSENT,
+        faces=(face,),
+        similarities=(0.0,),
+        distances=(1.0,),
+        face_index=0,
+        main_face_index=0,
+    )
+
+
 def manifest_rows() -> list[dict[str, str]]:
     """The licensed photos' manifest (empty without the test data: its tests are skipped)."""
     if not HAVE_TESTDATA:

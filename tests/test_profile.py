@@ -9,6 +9,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import absent_photo
 from PIL import Image
 from test_quality import degrade_exposure, tiny_face
 
@@ -407,18 +408,7 @@ def test_consistent_other_person_groups_main_faces_that_match_each_other():
     other, third = rng.normal(size=16), rng.normal(size=16)
     photos = []
     for i, base in enumerate([other, other, third, other]):
-        face = _face(base + 0.05 * rng.normal(size=16))
-        photos.append(
-            PhotoCheck(
-                i,
-                PhotoStatus.PERSON_ABSENT,
-                faces=(face,),
-                similarities=(0.0,),
-                distances=(1.0,),
-                face_index=0,
-                main_face_index=0,
-            )
-        )
+        photos.append(absent_photo(i, _face(base + 0.05 * rng.normal(size=16))))
     assert consistent_other_person(photos, Metric.COSINE, THR, 2) == (0, 1, 3)
     assert consistent_other_person(photos, Metric.COSINE, THR, 4) == ()
     assert consistent_other_person(photos[2:3], Metric.COSINE, THR, 1) == ()

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import absent_photo
 
 from faceproof import FaceProof, Pipeline, PipelineConfig
 from faceproof.decision.profile import consistent_other_person
@@ -71,17 +72,7 @@ def photos_of(poses: list[tuple[float, float]], distances: list[list[float]]) ->
     out = []
     for i, pose in enumerate(poses):
         face = head(*pose, x=100.0 + i).evolve(embedding=emb[i] / np.linalg.norm(emb[i]))
-        out.append(
-            PhotoCheck(
-                i,
-                PhotoStatus.PERSON_ABSENT,
-                faces=(face,),
-                similarities=(0.0,),
-                distances=(1.0,),
-                face_index=0,
-                main_face_index=0,
-            )
-        )
+        out.append(absent_photo(i, face))
     return out
 
 
